@@ -1,0 +1,77 @@
+"""Inscriptions: one registration engine for a town's services, each service a plugin.
+
+:func:`create_app` is the application factory: extensions are created unbound in
+:mod:`inscriptions.extensions` and bound here, so tests and CLI commands build their own app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from inscriptions.settings import PROJECT_ROOT, load_settings
+
+TOWN_KEY = "inscriptions.town"
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application; ``config`` overrides settings read from the environment."""
+    app = Flask(
+        __name__,
+        instance_path=str(PROJECT_ROOT / "instance"),
+        instance_relative_config=True,
+        template_folder=str(PROJECT_ROOT / "templates"),
+    )
+    app.config.from_mapping(load_settings(Path(app.instance_path)))
+    if config:
+        app.config.from_mapping(config)
+
+    from inscriptions.town import load_town
+
+    # Both raise one-line errors: the app refuses to start with a bad town or service file.
+    app.extensions[TOWN_KEY] = load_town(Path(app.config["TOWN_FILE"]))
+    from inscriptions.definitions.registry import init_registry
+
+    init_registry(app)
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    from inscriptions.web import init_web
+
+    init_web(app)
+    from inscriptions.cli import register_app_commands
+
+    register_app_commands(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from inscriptions.database import configure_engine
+    from inscriptions.extensions import babel, csrf, db, login_manager, mail, migrate
+
+    db.init_app(app)
+    configure_engine(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    mail.init_app(app)
+    babel.init_app(app, locale_selector=lambda: "fr")
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message_category = "info"
+
+    from inscriptions.auth.accounts import load_account
+
+    login_manager.user_loader(load_account)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from inscriptions.auth.views import bp as auth_bp
+    from inscriptions.family.views import bp as family_bp
+    from inscriptions.portal.views import bp as portal_bp
+
+    app.register_blueprint(portal_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(family_bp)

@@ -1,0 +1,1 @@
+"""Family accounts: sign-up, log-in, log-out."""

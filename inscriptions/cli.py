@@ -1,0 +1,94 @@
+"""The ``inscriptions`` command (also reachable as ``flask --app wsgi ...``).
+
+``inscriptions services check`` works without starting the application, so it can explain a
+broken plugins folder that would stop the app from starting.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup, with_appcontext
+
+from inscriptions.definitions.loader import load_services
+from inscriptions.settings import PROJECT_ROOT
+
+
+@click.group("services")
+def services_cli() -> None:
+    """Check and synchronise service definitions."""
+
+
+@services_cli.command("check")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+def check_command(path: Path | None) -> None:
+    """Validate every service in PATH (default: the configured plugins folder)."""
+    import os
+
+    folder = path or Path(os.environ.get("INSCRIPTIONS_PLUGINS_DIR", PROJECT_ROOT / "plugins"))
+    if (folder / "service.yaml").is_file():
+        # A single service folder: check it as its parent's only member would be checked.
+        services, problems = load_services(folder.parent)
+        services = {c: s for c, s in services.items() if s.folder == folder.resolve() or s.folder == folder}
+        problems = [p for p in problems if p.file.startswith(str(folder))]
+    else:
+        services, problems = load_services(folder)
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    if problems:
+        click.echo(f"{len(problems)} problem(s) found.", err=True)
+        sys.exit(1)
+    for service in sorted(services.values(), key=lambda s: s.code):
+        click.echo(f"ok  {service.code}: {service.definition.name}")
+    if not services:
+        click.echo(f"no service found in {folder}", err=True)
+        sys.exit(1)
+
+
+@services_cli.command("sync")
+@with_appcontext
+def sync_command() -> None:
+    """Record the current form version (and sessions) of every service in the database."""
+    from inscriptions.definitions.registry import sync_all
+
+    for version in sync_all():
+        click.echo(f"{version.service_code}: form version {version.version}")
+
+
+@click.group("demo")
+def demo_cli() -> None:
+    """Demonstration data."""
+
+
+@demo_cli.command("load")
+@with_appcontext
+def demo_load_command() -> None:
+    """Create demo households, accounts and registrations (idempotent)."""
+    from inscriptions.demo import load_demo
+
+    for line in load_demo():
+        click.echo(line)
+
+
+def register_app_commands(app: Flask) -> None:
+    """Commands that need the application, for ``flask --app wsgi ...``."""
+    app.cli.add_command(services_cli)
+    app.cli.add_command(demo_cli)
+
+
+def _create_app() -> Flask:
+    from inscriptions import create_app
+
+    return create_app()
+
+
+main = FlaskGroup(
+    name="inscriptions",
+    help="Inscriptions: the town's registration engine.",
+    create_app=_create_app,
+)
+main.add_command(services_cli)
+main.add_command(demo_cli)

@@ -1,0 +1,77 @@
+"""Engine set-up and the short write transaction every booking runs in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from inscriptions.extensions import db
+
+IMMEDIATE = "inscriptions_immediate"
+
+
+class BusyError(Exception):
+    """The booking could not get its locks in time: the user is asked to try again."""
+
+
+def configure_engine(app: Flask) -> None:
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    # pysqlite's own transaction handling defers BEGIN and cannot take a write lock up front;
+    # SQLAlchemy's documented recipe takes over BEGIN so bookings can start with BEGIN IMMEDIATE.
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):  # type: ignore[no-untyped-def]
+        immediate = conn.get_execution_options().get(IMMEDIATE)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextmanager
+def write_transaction(lock_timeout_ms: int = 5000) -> Iterator[None]:
+    """One short transaction for a booking: commits on success, rolls back on any error.
+
+    On SQLite it is a write (``BEGIN IMMEDIATE``) transaction, so concurrent bookings queue
+    instead of reading stale counts; on PostgreSQL callers lock rows with ``FOR UPDATE`` and a
+    lock timeout turns long waits into :class:`BusyError`. Nothing slow (e-mail, PDF) may run
+    inside: callers schedule that after the commit.
+    """
+    from sqlalchemy.exc import OperationalError
+
+    session = db.session
+    # Reads made earlier in the request (current user...) end here so the lock is taken fresh.
+    if session.in_transaction():
+        session.commit()
+    session.connection(execution_options={IMMEDIATE: True})
+    if db.engine.dialect.name == "postgresql":
+        from sqlalchemy import text
+
+        session.execute(text(f"SET LOCAL lock_timeout = '{int(lock_timeout_ms)}ms'"))
+    try:
+        yield
+        session.commit()
+    except OperationalError as exc:
+        session.rollback()
+        message = str(exc.orig)
+        if "lock" in message or "database is locked" in message:
+            raise BusyError() from exc
+        raise
+    except BaseException:
+        session.rollback()
+        raise

@@ -1,0 +1,123 @@
+"""The services this application serves, loaded once at start-up from the plugins folder."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from flask import Flask, current_app
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from inscriptions.clock import as_local_aware
+from inscriptions.definitions.errors import ServiceDefinitionError
+from inscriptions.definitions.loader import LoadedService, load_services
+from inscriptions.definitions.schema import ServiceDefinition
+from inscriptions.extensions import db
+from inscriptions.models import FormVersion, ServiceSession
+
+EXTENSION_KEY = "inscriptions.services"
+
+
+class ServiceRegistry:
+    """The valid services by code. The app refuses to start when any definition is invalid."""
+
+    def __init__(self, services: dict[str, LoadedService]):
+        self._services = services
+
+    def get(self, code: str) -> LoadedService | None:
+        return self._services.get(code)
+
+    def all(self) -> list[LoadedService]:
+        return sorted(self._services.values(), key=lambda s: s.definition.name)
+
+    def __len__(self) -> int:
+        return len(self._services)
+
+
+def init_registry(app: Flask) -> ServiceRegistry:
+    services, problems = load_services(app.config["PLUGINS_DIR"])
+    if problems:
+        raise ServiceDefinitionError(problems)
+    registry = ServiceRegistry(services)
+    app.extensions[EXTENSION_KEY] = registry
+    return registry
+
+
+def registry() -> ServiceRegistry:
+    return current_app.extensions[EXTENSION_KEY]
+
+
+@lru_cache(maxsize=256)
+def _parse(version_id: int, definition_json: str) -> ServiceDefinition:
+    return ServiceDefinition.model_validate_json(definition_json)
+
+
+def definition_of(version: FormVersion) -> ServiceDefinition:
+    """The definition a form version froze (parsed once per process)."""
+    import json
+
+    return _parse(version.id, json.dumps(version.definition))
+
+
+def current_version(service: LoadedService) -> FormVersion:
+    """The form version matching the definition on disk, created (with its sessions) if new.
+
+    Several processes may start with the same new definition: the unique constraint on
+    ``(service_code, content_hash)`` makes one of them win and the others read its row.
+    """
+    found = db.session.scalar(
+        select(FormVersion).filter_by(service_code=service.code, content_hash=service.content_hash)
+    )
+    if found is not None:
+        return found
+    latest = db.session.scalar(
+        select(func.max(FormVersion.version)).filter_by(service_code=service.code)
+    )
+    version = FormVersion(
+        service_code=service.code,
+        version=(latest or 0) + 1,
+        content_hash=service.content_hash,
+        definition=service.definition.model_dump(mode="json", by_alias=True),
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(version)
+            db.session.flush()
+            _sync_sessions(service, version)
+    except IntegrityError:
+        found = db.session.scalar(
+            select(FormVersion).filter_by(service_code=service.code, content_hash=service.content_hash)
+        )
+        if found is None:
+            raise
+        return found
+    return version
+
+
+def _naive_utc(value):  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    return as_local_aware(value).astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _sync_sessions(service: LoadedService, version: FormVersion) -> None:
+    existing = {
+        s.code: s
+        for s in db.session.scalars(select(ServiceSession).filter_by(service_code=service.code))
+    }
+    for sess in service.definition.sessions:
+        row = existing.get(sess.code) or ServiceSession(service_code=service.code, code=sess.code)
+        row.label = sess.label
+        row.starts_at = _naive_utc(sess.starts_at)
+        row.ends_at = _naive_utc(sess.ends_at) if sess.ends_at else None
+        row.capacity = sess.capacity
+        row.form_version_id = version.id
+        db.session.add(row)
+    db.session.flush()
+
+
+def sync_all() -> list[FormVersion]:
+    """Make sure every loaded service has its current version and sessions in the database."""
+    versions = [current_version(service) for service in registry().all()]
+    db.session.commit()
+    return versions

@@ -1,0 +1,427 @@
+"""The schema of a service definition file (``plugins/<code>/service.yaml``).
+
+Pydantic checks shapes and types; :func:`semantic_problems` checks what spans several settings
+(conditions that point to earlier fields, bracket order, pricing fields...). The README's
+"Service definition reference" documents every setting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _required(value: Any) -> Any:
+    # ``required: true`` reads naturally in YAML; keep booleans as aliases.
+    if value is True:
+        return "always"
+    if value is False:
+        return "never"
+    return value
+
+
+Required = Annotated[Literal["always", "online", "never"], BeforeValidator(_required)]
+
+
+class Choice(Strict):
+    value: str = Field(pattern=NAME_PATTERN)
+    label: str
+
+
+class Condition(Strict):
+    """Show a field only when an earlier answer matches (exactly one operator)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    field: str
+    equals: str | bool | int | None = None
+    in_: list[str] | None = Field(default=None, alias="in")
+    contains: str | None = None
+
+    @model_validator(mode="after")
+    def _one_operator(self) -> Condition:
+        used = [op for op in (self.equals, self.in_, self.contains) if op is not None]
+        if len(used) != 1:
+            raise ValueError("give exactly one of 'equals', 'in' or 'contains'")
+        return self
+
+
+class BaseField(Strict):
+    name: str = Field(pattern=NAME_PATTERN, max_length=40)
+    label: str
+    help: str = ""
+    required: Required = "never"
+    show_if: Condition | None = None
+    # Health data, PAI, allergies: shown only to roles granted for it, never on lists.
+    sensitive: bool = False
+
+
+class TextField(BaseField):
+    type: Literal["text"]
+    max_length: int = Field(default=200, ge=1, le=2000)
+
+
+class LongTextField(BaseField):
+    type: Literal["long_text"]
+    max_length: int = Field(default=2000, ge=1, le=10000)
+
+
+class EmailField(BaseField):
+    type: Literal["email"]
+
+
+class PhoneField(BaseField):
+    type: Literal["phone_fr"]
+
+
+class PostcodeField(BaseField):
+    type: Literal["postcode_fr"]
+
+
+class DateField(BaseField):
+    type: Literal["date"]
+    min: dt.date | None = None
+    max: dt.date | None = None
+
+
+class IntegerField(BaseField):
+    type: Literal["integer"]
+    min: int | None = None
+    max: int | None = None
+
+
+class SingleChoiceField(BaseField):
+    type: Literal["single_choice"]
+    choices: list[Choice] = Field(min_length=2)
+
+
+class MultipleChoiceField(BaseField):
+    type: Literal["multiple_choice"]
+    choices: list[Choice] = Field(min_length=1)
+    min_selected: int | None = Field(default=None, ge=0)
+    max_selected: int | None = Field(default=None, ge=1)
+
+
+class WeekdaysField(BaseField):
+    type: Literal["weekdays"]
+    days: list[Weekday] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"])
+    min_selected: int | None = Field(default=None, ge=0)
+    max_selected: int | None = Field(default=None, ge=1)
+
+
+class YesNoField(BaseField):
+    type: Literal["yes_no"]
+
+
+class ConsentField(BaseField):
+    type: Literal["consent"]
+
+
+class FileField(BaseField):
+    type: Literal["file"]
+    accept: list[Literal["pdf", "jpeg", "png"]] = Field(default_factory=lambda: ["pdf", "jpeg", "png"])
+    max_size_mb: int = Field(default=5, ge=1, le=20)
+
+
+SimpleField = Annotated[
+    TextField
+    | LongTextField
+    | EmailField
+    | PhoneField
+    | PostcodeField
+    | DateField
+    | IntegerField
+    | SingleChoiceField
+    | MultipleChoiceField
+    | WeekdaysField
+    | YesNoField
+    | ConsentField
+    | FileField,
+    Field(discriminator="type"),
+]
+
+
+class GroupField(BaseField):
+    """A repeatable group of fields (e.g. people allowed to pick the child up)."""
+
+    type: Literal["group"]
+    fields: list[SimpleField] = Field(min_length=1)
+    min_items: int = Field(default=0, ge=0)
+    max_items: int = Field(ge=1, le=20)
+
+
+AnyField = Annotated[SimpleField | GroupField, Field(discriminator="type")]
+
+
+class Page(Strict):
+    title: str
+    intro: str = ""
+    # Asked once per participant (each child) or once for the whole booking. Defaults to once per
+    # participant for child and adult services, once for household services.
+    each_participant: bool | None = None
+    fields: list[AnyField] = Field(min_length=1)
+
+
+class Form(Strict):
+    pages: list[Page] = Field(min_length=1)
+
+
+class Bracket(Strict):
+    max_qf: int | None = Field(default=None, ge=0)
+    price: Decimal = Field(ge=0, decimal_places=2)
+
+
+class FreePricing(Strict):
+    kind: Literal["free"]
+    unit: str = ""
+
+
+class FixedPricing(Strict):
+    kind: Literal["fixed"]
+    amount: Decimal = Field(ge=0, decimal_places=2)
+    unit: str = ""
+
+
+class BracketPricing(Strict):
+    """Quotient familial brackets; the last bracket has no ``max_qf``."""
+
+    kind: Literal["qf_brackets"]
+    brackets: list[Bracket] = Field(min_length=1)
+    # Charged while the household has given no QF; defaults to the highest bracket.
+    without_qf: Decimal | None = Field(default=None, ge=0, decimal_places=2)
+    unit: str = ""
+
+
+class EffortRatePricing(Strict):
+    """A percentage of the quotient familial, clamped between a minimum and a maximum."""
+
+    kind: Literal["effort_rate"]
+    rate_percent: Decimal = Field(gt=0, le=100)
+    min: Decimal = Field(ge=0, decimal_places=2)
+    max: Decimal = Field(ge=0, decimal_places=2)
+    unit: str = ""
+
+
+class Tariff(Strict):
+    field: str
+    label: str
+    price: Decimal = Field(ge=0, decimal_places=2)
+
+
+class TariffPricing(Strict):
+    """A price per unit counted by integer fields (e.g. child seats, adult seats)."""
+
+    kind: Literal["tariffs"]
+    items: list[Tariff] = Field(min_length=1)
+    unit: str = ""
+
+
+Pricing = Annotated[
+    FreePricing | FixedPricing | BracketPricing | EffortRatePricing | TariffPricing,
+    Field(discriminator="kind"),
+]
+
+
+class AgeRange(Strict):
+    min: int = Field(ge=0, le=120)
+    max: int = Field(ge=0, le=120)
+    # Age is computed on this date; by default on the day registration opens.
+    on: dt.date | None = None
+
+
+class Eligibility(Strict):
+    residents_only: bool = False
+
+
+class Cancellation(Strict):
+    allowed: bool = True
+
+
+class SessionDef(Strict):
+    code: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=40)
+    label: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime | None = None
+    capacity: int = Field(ge=1)
+
+
+class Places(Strict):
+    """How many places one registration takes: a fixed number, or the sum of integer fields."""
+
+    count: int | None = Field(default=None, ge=1)
+    sum_of: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Places:
+        if (self.count is None) == (self.sum_of is None):
+            raise ValueError("give exactly one of 'count' or 'sum_of'")
+        return self
+
+
+class ServiceDefinition(Strict):
+    code: str = Field(pattern=r"^[a-z][a-z0-9_-]{1,39}$")
+    name: str
+    description: str = ""
+    reference_prefix: str = Field(pattern=r"^[A-Z]{2,5}$")
+    audience: Literal["child", "adult", "household"]
+    age: AgeRange | None = None
+    eligibility: Eligibility = Field(default_factory=Eligibility)
+    opening: dt.datetime
+    closing: dt.datetime
+    workflow: Literal["automatic", "manual"]
+    cancellation: Cancellation = Field(default_factory=Cancellation)
+    retention_months: int = Field(ge=1, le=120)
+    pricing: Pricing
+    sessions: list[SessionDef] = Field(default_factory=list)
+    places: Places = Field(default_factory=lambda: Places(count=1))
+    form: Form
+
+    # -- convenience for the engine ------------------------------------------------------------
+    def page_is_per_participant(self, page: Page) -> bool:
+        if self.audience == "household":
+            return False
+        return True if page.each_participant is None else page.each_participant
+
+    def iter_fields(self) -> list[tuple[int, AnyField]]:
+        """All top-level fields with their page index, in form order."""
+        return [(i, f) for i, page in enumerate(self.form.pages) for f in page.fields]
+
+    def field(self, name: str) -> AnyField:
+        for _, f in self.iter_fields():
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    def session(self, code: str) -> SessionDef | None:
+        return next((s for s in self.sessions if s.code == code), None)
+
+
+def _condition_problems(
+    cond: Condition, earlier: dict[str, Any], path: str
+) -> list[tuple[str, str]]:
+    target = earlier.get(cond.field)
+    if target is None:
+        return [(f"{path}.show_if.field", f"refers to {cond.field!r}, which is not an earlier field")]
+    problems: list[tuple[str, str]] = []
+    choices: set[str] | None = None
+    if isinstance(target, SingleChoiceField | MultipleChoiceField):
+        choices = {c.value for c in target.choices}
+    elif isinstance(target, WeekdaysField):
+        choices = set(target.days)
+    if cond.contains is not None:
+        if not isinstance(target, MultipleChoiceField | WeekdaysField):
+            problems.append((f"{path}.show_if.contains", "only works on multiple choice or weekdays fields"))
+        elif choices is not None and cond.contains not in choices:
+            problems.append((f"{path}.show_if.contains", f"{cond.contains!r} is not a choice of {cond.field!r}"))
+    if isinstance(target, YesNoField | ConsentField) and cond.equals is not None and not isinstance(cond.equals, bool):
+        problems.append((f"{path}.show_if.equals", "must be true or false for a yes/no field"))
+    if isinstance(target, SingleChoiceField):
+        values = [cond.equals] if cond.equals is not None else (cond.in_ or [])
+        for value in values:
+            if value not in (choices or set()):
+                problems.append((f"{path}.show_if", f"{value!r} is not a choice of {cond.field!r}"))
+    return problems
+
+
+def semantic_problems(defn: ServiceDefinition) -> list[tuple[str, str]]:
+    """Checks that span several settings; returns ``(path, message)`` pairs."""
+    problems: list[tuple[str, str]] = []
+    seen: dict[str, Any] = {}
+    shared_names: set[str] = set()
+    for p, page in enumerate(defn.form.pages):
+        per_participant = defn.page_is_per_participant(page)
+        for f, fld in enumerate(page.fields):
+            path = f"form.pages[{p}].fields[{f}] ({fld.name})"
+            if fld.name in seen:
+                problems.append((f"{path}.name", f"{fld.name!r} is used twice in this form"))
+            if fld.show_if is not None:
+                problems += _condition_problems(fld.show_if, seen, path)
+                if not per_participant and fld.show_if.field in seen and fld.show_if.field not in shared_names:
+                    problems.append((
+                        f"{path}.show_if.field",
+                        "a page asked once cannot depend on a field asked for each participant",
+                    ))
+            if isinstance(fld, GroupField):
+                inner: dict[str, Any] = {}
+                if fld.min_items > fld.max_items:
+                    problems.append((f"{path}.min_items", "is larger than max_items"))
+                for s, sub in enumerate(fld.fields):
+                    sub_path = f"{path}.fields[{s}] ({sub.name})"
+                    if sub.name in inner:
+                        problems.append((f"{sub_path}.name", f"{sub.name!r} is used twice in this group"))
+                    if sub.show_if is not None:
+                        problems += _condition_problems(sub.show_if, inner, sub_path)
+                    inner[sub.name] = sub
+            problems += _range_problems(fld, path)
+            seen[fld.name] = fld
+            if not per_participant:
+                shared_names.add(fld.name)
+    if defn.audience == "household":
+        for p, page in enumerate(defn.form.pages):
+            if page.each_participant:
+                problems.append((f"form.pages[{p}].each_participant",
+                                 "a household service has no participants to ask for"))
+        if defn.age is not None:
+            problems.append(("age", "a household service has no participant whose age to check"))
+    if defn.age is not None and defn.age.min > defn.age.max:
+        problems.append(("age.min", "is larger than age.max"))
+    if defn.closing <= defn.opening:
+        problems.append(("closing", "must be after opening"))
+    codes = [s.code for s in defn.sessions]
+    for i, code in enumerate(codes):
+        if code in codes[:i]:
+            problems.append((f"sessions[{i}].code", f"{code!r} is used twice"))
+    for i, sess in enumerate(defn.sessions):
+        if sess.ends_at is not None and sess.ends_at <= sess.starts_at:
+            problems.append((f"sessions[{i}].ends_at", "must be after starts_at"))
+    problems += _pricing_problems(defn, seen)
+    if defn.places.sum_of:
+        for name in defn.places.sum_of:
+            if not isinstance(seen.get(name), IntegerField):
+                problems.append(("places.sum_of", f"{name!r} is not an integer field of the form"))
+    return problems
+
+
+def _range_problems(fld: Any, path: str) -> list[tuple[str, str]]:
+    lo = getattr(fld, "min", None)
+    hi = getattr(fld, "max", None)
+    if lo is not None and hi is not None and lo > hi:
+        return [(f"{path}.min", "is larger than max")]
+    lo = getattr(fld, "min_selected", None)
+    hi = getattr(fld, "max_selected", None)
+    if lo is not None and hi is not None and lo > hi:
+        return [(f"{path}.min_selected", "is larger than max_selected")]
+    return []
+
+
+def _pricing_problems(defn: ServiceDefinition, fields: dict[str, Any]) -> list[tuple[str, str]]:
+    pricing = defn.pricing
+    problems: list[tuple[str, str]] = []
+    if isinstance(pricing, BracketPricing):
+        limits = [b.max_qf for b in pricing.brackets]
+        if limits[-1] is not None:
+            problems.append((f"pricing.brackets[{len(limits) - 1}].max_qf",
+                             "the last bracket must have no max_qf (it covers every higher QF)"))
+        bounded = [x for x in limits[:-1]]
+        if any(x is None for x in bounded):
+            problems.append(("pricing.brackets", "only the last bracket may omit max_qf"))
+        elif bounded != sorted(bounded) or len(set(bounded)) != len(bounded):
+            problems.append(("pricing.brackets", "brackets must be in increasing order of max_qf"))
+    elif isinstance(pricing, EffortRatePricing):
+        if pricing.min > pricing.max:
+            problems.append(("pricing.min", "is larger than pricing.max"))
+    elif isinstance(pricing, TariffPricing):
+        for i, item in enumerate(pricing.items):
+            if not isinstance(fields.get(item.field), IntegerField):
+                problems.append((f"pricing.items[{i}].field", f"{item.field!r} is not an integer field of the form"))
+    return problems

@@ -1,0 +1,46 @@
+"""Messages to families. Called as jobs, after the commit."""
+
+from __future__ import annotations
+
+from flask import current_app, render_template
+from flask_mailman import EmailMessage
+from sqlalchemy import select
+
+from inscriptions.definitions.registry import definition_of
+from inscriptions.extensions import db
+from inscriptions.models import Account, Guardian, Registration
+
+
+def household_emails(household_id: int) -> list[str]:
+    """Where to write to a household: its guardians' e-mails and its log-ins, without repeats."""
+    found: list[str] = []
+    guardians = db.session.scalars(select(Guardian).filter_by(household_id=household_id))
+    for guardian in guardians:
+        account = db.session.scalar(select(Account).filter_by(guardian_id=guardian.id))
+        for email in (guardian.email, account.email if account else None):
+            if email and email.lower() not in found:
+                found.append(email.lower())
+    return found
+
+
+def registration_received(batch: str) -> int:
+    """Confirm a booking to the household by e-mail; returns how many messages were sent.
+
+    Households without e-mail get nothing here: they receive a printed letter instead.
+    """
+    regs = list(db.session.scalars(select(Registration).filter_by(batch=batch).order_by(Registration.id)))
+    if not regs:
+        return 0
+    recipients = household_emails(regs[0].household_id)
+    if not recipients:
+        return 0
+    defn = definition_of(regs[0].form_version)
+    town = current_app.extensions["inscriptions.town"]
+    context = {"registrations": regs, "service": defn, "town": town}
+    message = EmailMessage(
+        subject=render_template("emails/registration_received_subject.txt", **context).strip(),
+        body=render_template("emails/registration_received.txt", **context),
+        from_email=str(town.contact.email) if town.contact.email else None,
+        to=recipients,
+    )
+    return message.send()

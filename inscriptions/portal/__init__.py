@@ -1,0 +1,1 @@
+"""Parents' portal: services, registration forms, my registrations."""

@@ -1,0 +1,1 @@
+"""Registrations: the one creation path (:mod:`.create`) and status changes (:mod:`.status`)."""

@@ -1,0 +1,171 @@
+"""Shared fixtures: an app per test on a migrated database, a frozen clock, and factories.
+
+Set ``INSCRIPTIONS_TEST_DATABASE_URL`` to run the whole suite on PostgreSQL; otherwise each test
+gets its own copy of a migrated SQLite file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+os.environ.setdefault("INSCRIPTIONS_SECRET_KEY", "test-secret-key")
+
+from inscriptions import clock, create_app
+from inscriptions.extensions import db
+from inscriptions.models import Account, Child, Guardian, Household
+from inscriptions.settings import PROJECT_ROOT
+
+PG_URL = os.environ.get("INSCRIPTIONS_TEST_DATABASE_URL")
+PLUGINS = PROJECT_ROOT / "plugins"
+# Inside every demo service's opening window.
+DEFAULT_NOW = dt.datetime(2026, 9, 15, 8, 0, tzinfo=dt.UTC)
+PASSWORD = "correct horse battery staple"
+
+
+def base_config(db_url: str, tmp: Path, plugins: Path = PLUGINS) -> dict[str, object]:
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": db_url,
+        "PLUGINS_DIR": plugins,
+        "UPLOAD_DIR": tmp / "uploads",
+        "MAIL_BACKEND": "locmem",
+        "JOBS_EAGER_RAISE": True,
+        "SERVER_NAME": "localhost",
+    }
+
+
+def _migrate(db_url: str, tmp: Path) -> None:
+    from flask_migrate import upgrade
+
+    app = create_app(base_config(db_url, tmp))
+    with app.app_context():
+        if PG_URL:
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        upgrade(directory=str(PROJECT_ROOT / "migrations"))
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The URL of a migrated database (PostgreSQL), or the path of a migrated SQLite template."""
+    tmp = tmp_path_factory.mktemp("template")
+    if PG_URL:
+        _migrate(PG_URL, tmp)
+        return PG_URL
+    template = tmp / "template.sqlite3"
+    _migrate(f"sqlite:///{template}", tmp)
+    return str(template)
+
+
+@pytest.fixture
+def db_url(migrated_db: str, tmp_path: Path) -> Iterator[str]:
+    if PG_URL:
+        yield PG_URL
+        return
+    target = tmp_path / "test.sqlite3"
+    shutil.copy(migrated_db, target)
+    yield f"sqlite:///{target}"
+
+
+def _truncate_all() -> None:
+    tables = ", ".join(t.name for t in db.metadata.sorted_tables)
+    with db.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def make_app(db_url: str, tmp_path: Path) -> Iterator[Callable[..., Flask]]:
+    """Build an app on this test's database; keyword arguments override the config."""
+    built: list[Flask] = []
+
+    def factory(**overrides: object) -> Flask:
+        app = create_app({**base_config(db_url, tmp_path), **overrides})
+        built.append(app)
+        return app
+
+    yield factory
+    for app in built:
+        with app.app_context():
+            db.session.remove()
+            if PG_URL and app is built[0]:
+                _truncate_all()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Iterator[Flask]:
+    application = make_app()
+    with application.app_context():
+        yield application
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock() -> Iterator[Callable[[dt.datetime], None]]:
+    """The engine's clock, frozen at :data:`DEFAULT_NOW`; call the fixture to move it."""
+    clock.freeze(DEFAULT_NOW)
+    yield clock.freeze
+    clock.freeze(None)
+
+
+@pytest.fixture
+def make_household(app: Flask) -> Callable[..., Household]:
+    """Create a household with guardians, children and optionally a log-in account."""
+    counter = {"n": 0}
+
+    def factory(
+        *,
+        last_name: str = "Martin",
+        children: list[tuple[str, dt.date]] | None = None,
+        quotient_familial: int | None = 600,
+        email: str | None = "default",
+        resident: bool = True,
+        with_account: bool = True,
+    ) -> Household:
+        counter["n"] += 1
+        n = counter["n"]
+        household = Household(
+            address_line1=f"{n} rue des Écoles",
+            postcode="99990" if resident else "75011",
+            city="Villebelle" if resident else "Paris",
+            quotient_familial=quotient_familial,
+        )
+        if email == "default":
+            email = f"parent{n}@example.fr"
+        guardian = Guardian(first_name="Camille", last_name=last_name, email=email)
+        household.guardians.append(guardian)
+        kids = children if children is not None else [("Léa", dt.date(2018, 3, 1))]
+        for first, born in kids:
+            household.children.append(
+                Child(first_name=first, last_name=last_name, birth_date=born,
+                      school="École Jules-Ferry", class_name="CE1")
+            )
+        db.session.add(household)
+        db.session.flush()
+        if with_account and email:
+            account = Account(email=email.lower(), guardian_id=guardian.id)
+            account.set_password(PASSWORD)
+            db.session.add(account)
+        db.session.commit()
+        return household
+
+    return factory
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask):  # type: ignore[no-untyped-def]
+    return app.test_cli_runner()
