@@ -169,3 +169,20 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def runner(app: Flask):  # type: ignore[no-untyped-def]
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def login(client: FlaskClient) -> Callable[[Household], Account]:
+    """Log the test client in as the account of ``household``'s first guardian."""
+
+    def do_login(household: Household) -> Account:
+        account = db.session.scalar(
+            db.select(Account).filter_by(guardian_id=household.guardians[0].id)
+        )
+        assert account is not None, "this household has no account"
+        with client.session_transaction() as session:
+            session["_user_id"] = str(account.id)
+            session["_fresh"] = True
+        return account
+
+    return do_login
