@@ -81,8 +81,15 @@ def register_app_commands(app: Flask) -> None:
 
 def _create_app() -> Flask:
     from inscriptions import create_app
+    from inscriptions.definitions.errors import ServiceDefinitionError
+    from inscriptions.town import TownConfigError
 
-    return create_app()
+    try:
+        return create_app()
+    except (ServiceDefinitionError, TownConfigError) as exc:
+        # One line, not a traceback: the person starting the app must see what to fix.
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
 
 
 main = FlaskGroup(
