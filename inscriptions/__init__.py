@@ -71,7 +71,9 @@ def _register_blueprints(app: Flask) -> None:
     from inscriptions.auth.views import bp as auth_bp
     from inscriptions.family.views import bp as family_bp
     from inscriptions.portal.views import bp as portal_bp
+    from inscriptions.site.views import bp as site_bp
 
     app.register_blueprint(portal_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(family_bp)
+    app.register_blueprint(site_bp)

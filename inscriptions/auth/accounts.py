@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from functools import cache
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from inscriptions import clock
 from inscriptions.extensions import db
-from inscriptions.models import Account
+from inscriptions.models import Account, Guardian, Household
 
 
 def load_account(account_id: str) -> Account | None:
@@ -12,3 +19,76 @@ def load_account(account_id: str) -> Account | None:
         return db.session.get(Account, int(account_id))
     except (TypeError, ValueError):
         return None
+
+
+def find_account(email: str) -> Account | None:
+    """The account whose log-in is ``email``, whatever its case."""
+    return db.session.scalar(select(Account).where(func.lower(Account.email) == email.strip().lower()))
+
+
+@cache
+def _dummy_hash() -> str:
+    return generate_password_hash("no account has this password")
+
+
+def authenticate(email: str, password: str) -> Account | None:
+    """The active account matching ``email`` and ``password``, or None.
+
+    When the e-mail is unknown a hash is still checked, so the answer takes as long either way
+    and response times do not reveal which e-mails have an account.
+    """
+    account = find_account(email)
+    if account is None:
+        check_password_hash(_dummy_hash(), password)
+        return None
+    if not account.check_password(password) or not account.is_active:
+        return None
+    return account
+
+
+def record_login(account: Account) -> None:
+    account.last_login_at = clock.utcnow_naive()
+    db.session.commit()
+
+
+def create_family_account(
+    *,
+    email: str,
+    password: str,
+    first_name: str,
+    last_name: str,
+    phone: str | None,
+    address_line1: str,
+    postcode: str,
+    city: str,
+) -> Account:
+    """Create the household, its first guardian and the guardian's account, in one transaction.
+
+    Raises :class:`sqlalchemy.exc.IntegrityError` (nothing saved) when the e-mail is taken by a
+    sign-up running at the same moment.
+    """
+    household = Household(address_line1=address_line1, postcode=postcode, city=city)
+    guardian = Guardian(first_name=first_name, last_name=last_name, email=email.lower(), phone=phone)
+    household.guardians.append(guardian)
+    account = Account(email=email.lower(), guardian=guardian)
+    account.set_password(password)
+    db.session.add_all([household, account])
+    try:
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return account
+
+
+def safe_next(target: str | None) -> str | None:
+    """``target`` when it is a path on this site, else None (no open redirect after log-in)."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    # Browsers read "/\\evil.example" as "//evil.example"; control characters hide tricks too.
+    if "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target

@@ -1,0 +1,74 @@
+"""Sign-up and log-in forms."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
+
+from inscriptions.family.forms import AddressFields, french_phone, lower, strip
+
+PASSWORD_MIN = 12
+PASSWORD_MAX = 200
+
+
+class SignupForm(AddressFields):
+    email = EmailField(
+        _l("E-mail address"),
+        description=_l("You will use it to log in. We send your confirmations to it."),
+        filters=[strip, lower],
+        validators=[
+            DataRequired(_l("Enter your e-mail address.")),
+            Length(max=254),
+            Email(message=_l("Enter an e-mail address like name@example.fr.")),
+        ],
+    )
+    password = PasswordField(
+        _l("Password"),
+        description=_l("At least %(n)s characters. A short sentence is easy to remember.", n=PASSWORD_MIN),
+        validators=[
+            DataRequired(_l("Choose a password.")),
+            Length(min=PASSWORD_MIN, message=_l("The password must have at least %(n)s characters.", n=PASSWORD_MIN)),
+            Length(max=PASSWORD_MAX, message=_l("The password must have at most %(n)s characters.", n=PASSWORD_MAX)),
+        ],
+    )
+    password_confirm = PasswordField(
+        _l("Password again"),
+        validators=[
+            DataRequired(_l("Type the password a second time.")),
+            EqualTo("password", message=_l("The two passwords are different.")),
+        ],
+    )
+    first_name = StringField(
+        _l("First name"),
+        filters=[strip],
+        validators=[DataRequired(_l("Enter your first name.")), Length(max=100)],
+    )
+    last_name = StringField(
+        _l("Last name"),
+        filters=[strip],
+        validators=[DataRequired(_l("Enter your last name.")), Length(max=100)],
+    )
+    phone = StringField(
+        _l("Phone (optional)"),
+        description=_l("For example 06 12 34 56 78. Used only if we need to reach you about a registration."),
+        filters=[strip],
+        validators=[Optional(), french_phone],
+    )
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(
+        _l("E-mail address"),
+        filters=[strip, lower],
+        validators=[DataRequired(_l("Enter your e-mail address."))],
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(_l("Enter your password."))],
+    )
+    remember = BooleanField(
+        _l("Stay logged in on this device"),
+        description=_l("Do not tick this box on a shared computer."),
+    )
