@@ -54,7 +54,7 @@ def write_transaction(lock_timeout_ms: int = 5000) -> Iterator[None]:
     """
     from sqlalchemy.exc import OperationalError
 
-    session = db.session
+    session = db.session()  # the scoped session's current Session (the proxy lacks in_transaction)
     # Reads made earlier in the request (current user...) end here so the lock is taken fresh.
     if session.in_transaction():
         session.commit()

@@ -9,6 +9,14 @@ from sqlalchemy import select
 from inscriptions.definitions.registry import definition_of
 from inscriptions.extensions import db
 from inscriptions.models import Account, Guardian, Registration
+from inscriptions.pricing import euros
+from inscriptions.registrations.status import STATUS_LABELS
+
+
+def status_label(status: str) -> str:
+    """The family-facing wording of a status."""
+    label = STATUS_LABELS.get(status)
+    return str(label) if label is not None else status
 
 
 def household_emails(household_id: int) -> list[str]:
@@ -36,7 +44,15 @@ def registration_received(batch: str) -> int:
         return 0
     defn = definition_of(regs[0].form_version)
     town = current_app.extensions["inscriptions.town"]
-    context = {"registrations": regs, "service": defn, "town": town}
+    context = {
+        "registrations": regs,
+        "service": defn,
+        "town": town,
+        # Siblings booked together share one status (all accepted, or all on the waiting list).
+        "status": regs[0].status,
+        "status_label": status_label,
+        "euros": euros,
+    }
     message = EmailMessage(
         subject=render_template("emails/registration_received_subject.txt", **context).strip(),
         body=render_template("emails/registration_received.txt", **context),

@@ -93,7 +93,11 @@ def load_town(path: Path) -> Town:
     except FileNotFoundError as exc:
         raise TownConfigError(f"{path}: town file not found") from exc
     except yaml.YAMLError as exc:
-        raise TownConfigError(f"{path}: not valid YAML ({exc})") from exc
+        # One line (PyYAML's own message spans several): where, then what.
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        reason = getattr(exc, "problem", None) or "syntax error"
+        raise TownConfigError(f"{path}: {where}not valid YAML: {reason}") from exc
     try:
         town = Town.model_validate(raw or {})
     except ValueError as exc:

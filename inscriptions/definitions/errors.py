@@ -25,7 +25,8 @@ class ServiceDefinitionError(Exception):
 
     def __init__(self, problems: list[DefinitionProblem]):
         self.problems = problems
-        first = problems[0]
+        # One line whatever the problem says: it is what the person starting the app sees.
+        first = " ".join(str(problems[0]).split())
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         super().__init__(
             f"invalid service definition: {first}{more}; "
@@ -47,8 +48,9 @@ def _loc_to_path(loc: tuple[object, ...], data: object) -> str:
             parts.append(label)
         else:
             key = str(item)
-            # Discriminated unions add the tag as a location part; it adds nothing for a reader.
-            if isinstance(node, dict) and key not in node and key == str(node.get("type")):
+            # Discriminated unions (fields by ``type``, pricing by ``kind``) add the tag as a
+            # location part; it adds nothing for a reader.
+            if isinstance(node, dict) and key not in node and key in {str(node.get("type")), str(node.get("kind"))}:
                 continue
             parts.append(("." if parts else "") + key)
             node = node.get(key) if isinstance(node, dict) else None
@@ -65,9 +67,26 @@ def format_pydantic_errors(exc: ValidationError, data: object = None) -> list[st
     return lines
 
 
+# Patterns of the schema, explained in words a town's staff can act on.
+PATTERN_HINTS = {
+    r"^[a-z][a-z0-9_]*$": "use lower-case letters, digits and '_' only, starting with a letter (e.g. 'pickup_time')",
+    r"^[a-z][a-z0-9_-]{1,39}$": "use 2 to 40 lower-case letters, digits, '_' or '-', starting with a letter",
+    r"^[A-Z]{2,5}$": "use 2 to 5 capital letters (e.g. 'CAN')",
+    r"^[a-z0-9][a-z0-9_-]*$": "use lower-case letters, digits, '_' or '-' (e.g. 'wed-14h')",
+}
+
+
 def _plain(err: dict) -> str:
     kind = err["type"]
     ctx = err.get("ctx") or {}
+    if kind == "string_pattern_mismatch":
+        hint = PATTERN_HINTS.get(str(ctx.get("pattern")))
+        if hint:
+            return f"{err.get('input')!r} is not allowed here: {hint}"
+    if kind.startswith("datetime_"):
+        return f"{err.get('input')!r} is not a date and time; write it like 2026-09-01T08:30:00"
+    if kind.startswith("date_"):
+        return f"{err.get('input')!r} is not a date; write it like 2026-09-01"
     if kind == "missing":
         return "this setting is required"
     if kind == "extra_forbidden":

@@ -59,6 +59,10 @@ def read_definition(path: Path) -> tuple[ServiceDefinition | None, list[Definiti
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         reason = getattr(exc, "problem", None) or "syntax error"
+        # The mistake is often where the construct began (an unclosed bracket or quote).
+        context, started = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and started is not None and started.line != getattr(mark, "line", None):
+            reason += f" ({context} started at line {started.line + 1})"
         return None, [DefinitionProblem(shown, where, f"not valid YAML: {reason}")]
     if not isinstance(raw, dict):
         return None, [DefinitionProblem(shown, "", "must be a mapping of settings (name: value)")]
@@ -86,14 +90,37 @@ def _load_hooks_module(folder: Path, code: str) -> ModuleType:
     return module
 
 
+KNOWN_HOOKS = sorted(name for name in vars(ServiceHooks) if not name.startswith("_"))
+
+
 def build_hooks(folder: Path, code: str) -> pluggy.PluginManager:
-    """A plugin manager holding only this service's rules, so hooks never see other services."""
+    """A plugin manager holding only this service's rules, so hooks never see other services.
+
+    A misspelt hook name would otherwise be ignored silently (the rule would never run), so
+    every implementation must match a documented hook.
+    """
     manager = pluggy.PluginManager(PROJECT_NAME)
     manager.add_hookspecs(ServiceHooks)
     if (folder / HOOKS_FILE).exists():
         manager.register(_load_hooks_module(folder, code), name=f"{code}.hooks")
     manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=code)
+    unknown = sorted(
+        name for name, caller in vars(manager.hook).items()
+        if isinstance(caller, pluggy.HookCaller) and not caller.has_spec() and caller.get_hookimpls()
+    )
+    if unknown:
+        raise pluggy.PluginValidationError(
+            None, f"unknown hook {unknown[0]!r}; the hooks are {', '.join(KNOWN_HOOKS)}"
+        )
     return manager
+
+
+def _hooks_problem(exc: BaseException) -> str:
+    """One readable line for a hooks module that cannot be used."""
+    if isinstance(exc, SyntaxError):
+        return f"cannot be loaded: syntax error at line {exc.lineno}: {exc.msg}"
+    text = str(exc) if isinstance(exc, pluggy.PluginValidationError) else f"{type(exc).__name__}: {exc}"
+    return "cannot be loaded: " + " ".join(text.split())
 
 
 def load_services(plugins_dir: Path) -> tuple[dict[str, LoadedService], list[DefinitionProblem]]:
@@ -122,7 +149,7 @@ def load_services(plugins_dir: Path) -> tuple[dict[str, LoadedService], list[Def
         try:
             hooks = build_hooks(folder, defn.code)
         except Exception as exc:  # a broken hooks.py must be reported, whatever it raised
-            problems.append(DefinitionProblem(str(folder / HOOKS_FILE), "", f"cannot be loaded: {exc!r}"))
+            problems.append(DefinitionProblem(str(folder / HOOKS_FILE), "", _hooks_problem(exc)))
             continue
         prefixes[defn.reference_prefix] = defn.code
         services[defn.code] = LoadedService(defn, folder, hooks, definition_hash(defn))

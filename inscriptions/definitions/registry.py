@@ -16,6 +16,8 @@ from inscriptions.extensions import db
 from inscriptions.models import FormVersion, ServiceSession
 
 EXTENSION_KEY = "inscriptions.services"
+# (service code, form version id) whose sessions were seen matching the loaded definition.
+SYNCED_KEY = "inscriptions.synced_versions"
 
 
 class ServiceRegistry:
@@ -40,6 +42,7 @@ def init_registry(app: Flask) -> ServiceRegistry:
         raise ServiceDefinitionError(problems)
     registry = ServiceRegistry(services)
     app.extensions[EXTENSION_KEY] = registry
+    app.extensions[SYNCED_KEY] = set()
     return registry
 
 
@@ -69,6 +72,7 @@ def current_version(service: LoadedService) -> FormVersion:
         select(FormVersion).filter_by(service_code=service.code, content_hash=service.content_hash)
     )
     if found is not None:
+        _resync_sessions_once(service, found)
         return found
     latest = db.session.scalar(
         select(func.max(FormVersion.version)).filter_by(service_code=service.code)
@@ -92,6 +96,28 @@ def current_version(service: LoadedService) -> FormVersion:
             raise
         return found
     return version
+
+
+def _resync_sessions_once(service: LoadedService, version: FormVersion) -> None:
+    """Sessions follow the definition on disk, also when it goes back to an earlier version.
+
+    A definition edited then reverted finds its old version, whose sessions (capacity, times)
+    must replace those of the version in between. Once the rows are seen in line, the check is
+    skipped for the rest of the process (a re-sync may still be rolled back with its booking,
+    so only an observed match is remembered).
+    """
+    done: set[tuple[str, int]] = current_app.extensions.setdefault(SYNCED_KEY, set())
+    key = (service.code, version.id)
+    if key in done:
+        return
+    rows = {
+        s.code: s.form_version_id
+        for s in db.session.scalars(select(ServiceSession).filter_by(service_code=service.code))
+    }
+    if any(rows.get(sess.code) != version.id for sess in service.definition.sessions):
+        _sync_sessions(service, version)
+    else:
+        done.add(key)
 
 
 def _naive_utc(value):  # type: ignore[no-untyped-def]

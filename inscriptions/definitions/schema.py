@@ -318,6 +318,9 @@ def _condition_problems(
         choices = {c.value for c in target.choices}
     elif isinstance(target, WeekdaysField):
         choices = set(target.days)
+    if isinstance(target, MultipleChoiceField | WeekdaysField) and cond.contains is None:
+        # Such an answer is a list: 'equals' or 'in' would never match and the field stay hidden.
+        problems.append((f"{path}.show_if", f"{cond.field!r} takes several answers: use 'contains'"))
     if cond.contains is not None:
         if not isinstance(target, MultipleChoiceField | WeekdaysField):
             problems.append((f"{path}.show_if.contains", "only works on multiple choice or weekdays fields"))

@@ -11,16 +11,20 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 
 from inscriptions.definitions import schema as s
 from inscriptions.plugin_api import ONLINE_CHANNELS
 
 POSTCODE = re.compile(r"^(?:0[1-9]|[1-8]\d|9[0-8])\d{3}$")
+# A date outside these years is a typing slip (0018 for 2018), not a real answer.
+FIRST_YEAR, LAST_YEAR = 1900, 2100
 TRUE_WORDS = {"1", "true", "yes", "y", "oui", "o", "on"}
 FALSE_WORDS = {"0", "false", "no", "n", "non", "off"}
 
@@ -97,10 +101,21 @@ def _as_date(value: Any) -> dt.date:
     text = str(value).strip()
     for fmt in ("%Y-%m-%d", "%d/%m/%Y", "%d/%m/%y", "%d%m%Y"):
         try:
-            return dt.datetime.strptime(text, fmt).date()
+            day = dt.datetime.strptime(text, fmt).date()
         except ValueError:
             continue
+        if FIRST_YEAR <= day.year <= LAST_YEAR:
+            return day
+        break
     raise _Invalid(_l("Invalid date: write it like 31/12/2018."))
+
+
+def _town_postcodes() -> list[str]:
+    # The town's own postcodes are always accepted (a demo town may use one outside the real range).
+    if not has_app_context():
+        return []
+    town = current_app.extensions.get("inscriptions.town")
+    return list(town.residency.postcodes) if town is not None else []
 
 
 def _pick(choices: list[str], chosen: list[str], lo: int | None, hi: int | None) -> list[str]:
@@ -146,7 +161,7 @@ def _clean_simple(fld: Any, raw: Any, files: FileLookup | None) -> Any:
         return normalise_phone(str(raw))
     if isinstance(fld, s.PostcodeField):
         code = re.sub(r"\s", "", str(raw))
-        if not POSTCODE.match(code):
+        if not POSTCODE.match(code) and code not in _town_postcodes():
             raise _Invalid(_l("Invalid postcode: 5 digits, for example 75011."))
         return code
     if isinstance(fld, s.DateField):
@@ -291,7 +306,8 @@ def validate_answers(
         fields_of_pages(defn, pages), raw, channel, dict(known or {}), result, "", files
     )
     if hooks is not None and result.ok:
-        merged = {**(known or {}), **result.values}
+        # Read-only: a service's rule must not change the answers that will be stored.
+        merged = MappingProxyType({**(known or {}), **result.values})
         for extra in hooks.hook.validate_answers(service=defn, answers=merged, channel=channel):
             for name, message in (extra or {}).items():
                 result.errors.setdefault(name, message)

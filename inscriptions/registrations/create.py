@@ -130,14 +130,19 @@ def create_registrations(data: RegistrationInput) -> RegistrationOutcome:
         draft = None
         if data.draft_id is not None:
             draft = db.session.scalar(_locked(select(Draft).filter_by(id=data.draft_id)))
+            if draft is not None and draft.service_code != service.code:
+                raise RegistrationRefused([_("This form does not belong to this service.")])
             if draft is not None and draft.submitted_batch:
-                return _replay(draft.submitted_batch)
+                return _replay(draft.submitted_batch, household.id)
 
+        # Dates and sessions are the town's current decision (closing early, a session removed),
+        # even for a form started under an earlier version; answers follow that version.
+        live = service.definition
         now = clock.now()
-        if not clock.as_local_aware(defn.opening) <= now <= clock.as_local_aware(defn.closing):
+        if not clock.as_local_aware(live.opening) <= now <= clock.as_local_aware(live.closing):
             raise RegistrationRefused([_("Registration for this service is not open.")])
 
-        session_row = _session_for(defn, service.code, data.session_code, now)
+        session_row = _session_for(live, service.code, data.session_code, now)
         hview = household_view(household)
         general: list[str] = []
         errors: dict[str, dict[str, str]] = {}
@@ -211,8 +216,11 @@ def create_registrations(data: RegistrationInput) -> RegistrationOutcome:
     return outcome
 
 
-def _replay(batch: str) -> RegistrationOutcome:
+def _replay(batch: str, household_id: int) -> RegistrationOutcome:
     regs = list(db.session.scalars(select(Registration).filter_by(batch=batch).order_by(Registration.id)))
+    if any(r.household_id != household_id for r in regs):
+        # Someone else's form: say nothing about what it created.
+        raise RegistrationRefused([_("This form does not belong to this household.")])
     return RegistrationOutcome(batch, [r.id for r in regs], regs[0].status if regs else "", replayed=True)
 
 
