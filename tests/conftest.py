@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from flask import Flask
+from flask import Flask, g
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
@@ -180,6 +180,8 @@ def login(client: FlaskClient) -> Callable[[Household], Account]:
             db.select(Account).filter_by(guardian_id=household.guardians[0].id)
         )
         assert account is not None, "this household has no account"
+        # Test requests share the test's app context, where Flask-Login caches the last user.
+        g.pop("_login_user", None)
         with client.session_transaction() as session:
             session["_user_id"] = str(account.id)
             session["_fresh"] = True

@@ -1,10 +1,637 @@
-"""Views of the portal area."""
+"""The parents' portal: services, the registration form, my registrations, cancelling.
 
-from flask import Blueprint
+Everything works without JavaScript: each step is a plain form posted to the server, answers are
+saved in a draft at every step (going back loses nothing), and every check is made by the one
+validation function. URLs carrying a token or reference of another household answer 404.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from werkzeug.datastructures import CombinedMultiDict
+from werkzeug.wrappers import Response
+
+from inscriptions.definitions import schema as s
+from inscriptions.definitions.loader import LoadedService
+from inscriptions.definitions.registry import current_version, definition_of, registry
+from inscriptions.eligibility import eligibility_problems
+from inscriptions.extensions import db
+from inscriptions.forms import web
+from inscriptions.models import ACTIVE_STATUSES, Draft, Household, Registration, ServiceSession
+from inscriptions.notifications import household_emails
+from inscriptions.plugin_api import Price
+from inscriptions.portal import catalogue
+from inscriptions.portal.wizard import Participant, Wizard, candidates, new_state
+from inscriptions.pricing import compute_price, euros
+from inscriptions.registrations.cancel import CancellationRefused, can_cancel, cancel_registration
+from inscriptions.registrations.create import RegistrationInput, RegistrationRefused, create_registrations
+from inscriptions.registrations.participants import household_view
+from inscriptions.registrations.status import STATUS_LABELS
+from inscriptions.uploads import find_upload, open_upload, store_upload, uploads_by_token
 
 bp = Blueprint("portal", __name__)
 
+TOKEN_LENGTH = 32
+
+
+def status_label(status: str) -> str:
+    """The family-facing wording of a registration status."""
+    label = STATUS_LABELS.get(status)
+    return str(label) if label is not None else status
+
+
+@bp.context_processor
+def _helpers() -> dict[str, Any]:
+    return {
+        "euros": euros,
+        "per_unit": catalogue.per_unit,
+        "input_attributes": web.input_attributes,
+        "status_label": status_label,
+        "stamp": catalogue.stamp,
+    }
+
+
+# -- lookups that 404 on anything foreign ---------------------------------------------------------
+
+def _service(code: str) -> LoadedService:
+    service = registry().get(code)
+    if service is None:
+        abort(404)
+    return service
+
+
+def _household() -> Household:
+    household = current_user.household
+    if household is None:
+        # Staff accounts have no household: the portal is for families.
+        abort(403)
+    return household
+
+
+def _own_draft(token: str) -> Draft:
+    if len(token) > TOKEN_LENGTH:
+        abort(404)
+    draft = db.session.scalar(select(Draft).filter_by(token=token, account_id=current_user.id))
+    if draft is None:
+        abort(404)
+    return draft
+
+
+def _wizard(token: str) -> Wizard:
+    draft = _own_draft(token)
+    return Wizard(draft, _household(), _service(draft.service_code))
+
+
+def _own_registration(reference: str) -> Registration:
+    household = _household()
+    registration = db.session.scalar(
+        select(Registration).filter_by(reference=reference[:20], household_id=household.id)
+    )
+    if registration is None:
+        abort(404)
+    return registration
+
+
+def _service_name(code: str, registration: Registration | None = None) -> str:
+    service = registry().get(code)
+    if service is not None:
+        return service.definition.name
+    return definition_of(registration.form_version).name if registration is not None else code
+
+
+# -- services -------------------------------------------------------------------------------------
 
 @bp.get("/")
 def index() -> str:
-    return "Inscriptions"
+    items = [(service, catalogue.window(service.definition)) for service in registry().all()]
+    return render_template("portal/index.html", items=items)
+
+
+@bp.get("/services/<code>")
+def service(code: str) -> str:
+    svc = _service(code)
+    defn = svc.definition
+    return render_template(
+        "portal/service.html",
+        service=svc,
+        defn=defn,
+        window=catalogue.window(defn),
+        who=catalogue.audience_text(defn),
+        prices=catalogue.price_grid(defn),
+        sessions=catalogue.sessions_of(svc),
+        opening=catalogue.when(defn.opening),
+        closing=catalogue.when(defn.closing),
+    )
+
+
+# -- step 1: who and when ---------------------------------------------------------------------------
+
+@dataclass
+class Choice:
+    """A person the family may tick on the first step, and why they cannot, if so."""
+
+    participant: Participant
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def enabled(self) -> bool:
+        return not self.problems
+
+
+def _active_registrations(service_code: str, household_id: int) -> list[Registration]:
+    return list(db.session.scalars(
+        select(Registration).where(
+            Registration.service_code == service_code,
+            Registration.household_id == household_id,
+            Registration.status.in_(ACTIVE_STATUSES),
+        )
+    ))
+
+
+def _registered_keys(regs: list[Registration], session_id: int | None) -> set[str]:
+    keys = set()
+    for reg in regs:
+        if reg.session_id != session_id:
+            continue
+        if reg.child_id is not None:
+            keys.add(f"c{reg.child_id}")
+        elif reg.guardian_id is not None:
+            keys.add(f"g{reg.guardian_id}")
+        else:
+            keys.add("household")
+    return keys
+
+
+@bp.route("/services/<code>/inscription", methods=["GET", "POST"])
+@login_required
+def start(code: str) -> Any:
+    svc = _service(code)
+    defn = svc.definition
+    household = _household()
+    window = catalogue.window(defn)
+    token = request.values.get("brouillon", "")
+    draft = _own_draft(token) if token else None
+    if draft is not None and (draft.service_code != svc.code or draft.submitted_batch):
+        abort(404)
+
+    hview = household_view(household)
+    residents_only = _("This service is for residents of the town only.")
+    general = [residents_only] if defn.eligibility.residents_only and not hview.is_resident else []
+    sessions = catalogue.sessions_of(svc)
+    session_rows = {row.code: row for row in _session_rows(svc.code)}
+    active = _active_registrations(svc.code, household.id)
+    choices = []
+    for person in candidates(defn, household):
+        problems = [p for p in eligibility_problems(defn, svc.hooks, hview, person.view) if p != residents_only]
+        if not defn.sessions and person.key in _registered_keys(active, None):
+            problems.append(_("Already registered for this service."))
+        choices.append(Choice(person, problems))
+    if defn.audience == "household":
+        general += [p for p in eligibility_problems(defn, svc.hooks, hview, None) if p not in general]
+        if not defn.sessions and "household" in _registered_keys(active, None):
+            general.append(_("Your household is already registered for this service."))
+
+    state = draft.state if draft is not None else {}
+    selected: list[str] = list(state.get("participants", []))
+    chosen_session: str | None = state.get("session")
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        selected = request.form.getlist("participant")
+        chosen_session = request.form.get("session") or None
+        errors = _check_start(defn, choices, sessions, selected, chosen_session, active, session_rows)
+        if window.is_open and not general and not errors:
+            if draft is None:
+                draft = Draft(
+                    token=secrets.token_hex(TOKEN_LENGTH // 2),
+                    account_id=current_user.id,
+                    service_code=svc.code,
+                    form_version_id=current_version(svc).id,
+                    state=new_state(selected, chosen_session),
+                )
+                db.session.add(draft)
+            else:
+                updated = dict(draft.state)
+                if set(selected) - set(updated.get("participants", [])):
+                    # A newly added child has not answered yet: walk the pages again.
+                    updated["reached"] = 0
+                updated["participants"] = selected
+                updated["session"] = chosen_session
+                draft.state = updated
+            db.session.commit()
+            return redirect(url_for(".page", token=draft.token, number=1))
+
+    in_progress = [
+        (d, _resume_url(d)) for d in db.session.scalars(
+            select(Draft)
+            .filter_by(account_id=current_user.id, service_code=svc.code, submitted_batch=None)
+            .order_by(Draft.updated_at.desc())
+            .limit(3)
+        )
+        if draft is None or d.id != draft.id
+    ]
+    return render_template(
+        "portal/start.html",
+        service=svc,
+        defn=defn,
+        window=window,
+        general=general,
+        choices=choices,
+        sessions=sessions,
+        selected=selected,
+        chosen_session=chosen_session,
+        errors=errors,
+        draft=draft,
+        in_progress=in_progress,
+        steps=len(defn.form.pages) + 2,
+    )
+
+
+def _session_rows(service_code: str) -> list[ServiceSession]:
+    return list(db.session.scalars(select(ServiceSession).filter_by(service_code=service_code)))
+
+
+def _check_start(
+    defn: s.ServiceDefinition,
+    choices: list[Choice],
+    sessions: list[catalogue.SessionInfo],
+    selected: list[str],
+    chosen_session: str | None,
+    active: list[Registration],
+    session_rows: dict[str, Any],
+) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    allowed = {c.participant.key: c for c in choices}
+    if defn.audience != "household":
+        if not selected:
+            errors["participant"] = (
+                _("Choose at least one child.") if defn.audience == "child" else _("Choose at least one person.")
+            )
+        elif any(key not in allowed or not allowed[key].enabled for key in selected) or len(set(selected)) != len(
+            selected
+        ):
+            errors["participant"] = _("Choose only people who can register for this service.")
+    elif selected:
+        errors["participant"] = _("This service registers the whole household.")
+    if sessions:
+        info = next((x for x in sessions if x.code == chosen_session), None)
+        if info is None:
+            errors["session"] = _("Choose a session.")
+        elif info.started:
+            errors["session"] = _("This session has already started: choose another one.")
+        else:
+            row = session_rows.get(info.code)
+            done = _registered_keys(active, row.id if row else None)
+            names = [allowed[k].participant.first_name for k in selected if k in done and k in allowed]
+            if defn.audience == "household" and "household" in done:
+                errors["session"] = _("Your household is already registered for this session.")
+            elif names:
+                errors["session"] = _("%(names)s already registered for this session.", names=", ".join(names))
+    elif chosen_session:
+        errors["session"] = _("This service has no sessions to choose.")
+    return errors
+
+
+# -- the form pages ---------------------------------------------------------------------------------
+
+def _file_names(wizard: Wizard) -> dict[str, str]:
+    tokens: list[str] = []
+    fields = [f for _, f in wizard.defn.iter_fields()]
+    for owner in [None, *wizard.participants]:
+        tokens += web.file_tokens(fields, wizard.raw(owner))
+    return {token: upload.filename for token, upload in uploads_by_token(tokens, wizard.household.id).items()}
+
+
+def _resume_url(draft: Draft) -> str:
+    """Where a family picks up an unfinished registration: the first page not yet validated."""
+    pages = len(definition_of(draft.form_version).form.pages)
+    reached = int((draft.state or {}).get("reached") or 0)
+    if reached >= pages:
+        return url_for(".review", token=draft.token)
+    return url_for(".page", token=draft.token, number=reached + 1)
+
+
+def _page_url(wizard: Wizard, number: int) -> str:
+    return url_for(".page", token=wizard.draft.token, number=number)
+
+
+@bp.route("/inscription/<token>/etape/<int:number>", methods=["GET", "POST"])
+@login_required
+def page(token: str, number: int) -> Any:
+    wizard = _wizard(token)
+    if wizard.draft.submitted_batch:
+        return redirect(url_for(".confirmation", token=token))
+    if not 1 <= number <= wizard.page_count:
+        abort(404)
+    if wizard.has_people and not wizard.participants:
+        return redirect(url_for(".start", code=wizard.service.code, brouillon=token))
+    index = number - 1
+    if index > wizard.reached:
+        # Pages are answered in order: conditions look back at earlier answers.
+        return redirect(_page_url(wizard, wizard.reached + 1))
+
+    if request.method == "POST":
+        action = request.form.get("_action", "next")
+        household_id = wizard.household.id
+
+        def store(fld: s.FileField, storage: Any) -> str:
+            return store_upload(household_id, storage, accept=fld.accept, max_size_mb=fld.max_size_mb).token
+
+        upload_errors = wizard.collect(index, CombinedMultiDict([request.files, request.form]), store)
+        wizard.save()
+        db.session.commit()
+        if action in ("previous", "save") and upload_errors:
+            flash(_("A file could not be saved: you can send it again on that page."), "error")
+        if action == "previous":
+            if number == 1:
+                return redirect(url_for(".start", code=wizard.service.code, brouillon=token))
+            return redirect(_page_url(wizard, number - 1))
+        if action == "save":
+            flash(_("Your answers are saved. You can finish this registration later from "
+                    "“My registrations”."), "success")
+            return redirect(url_for(".my_registrations"))
+        if action == "copy" and not upload_errors and wizard.per_participant(index) and len(wizard.participants) > 1:
+            wizard.copy_first(index)
+            wizard.save()
+            db.session.commit()
+            flash(_("The answers given for %(name)s were copied. Check them before you continue.",
+                    name=wizard.participants[0].first_name), "success")
+            return redirect(_page_url(wizard, number))
+        blocks = wizard.blocks(index)
+        if action == "next":
+            if wizard.check(index, blocks, upload_errors):
+                wizard.mark_reached(index)
+                wizard.save()
+                db.session.commit()
+                if number < wizard.page_count:
+                    return redirect(_page_url(wizard, number + 1))
+                return redirect(url_for(".review", token=token))
+        else:
+            # Copying was refused because a file failed: show only that.
+            for block in blocks:
+                block.other_errors = list(web.apply_errors(block.form, upload_errors.get(block.key, {})).values())
+    else:
+        blocks = wizard.blocks(index)
+        if request.args.get("verifier"):
+            wizard.check(index, blocks, {})
+
+    links = [link for block in blocks for link in block.error_links()]
+    other = [message for block in blocks for message in block.other_errors]
+    page_def = wizard.pages[index]
+    return render_template(
+        "portal/page.html",
+        wizard=wizard,
+        page=page_def,
+        number=number,
+        blocks=blocks,
+        error_links=links,
+        other_errors=other,
+        has_files=any(isinstance(f, s.FileField | s.GroupField) for f in page_def.fields),
+        file_names=_file_names(wizard),
+        step=number + 1,
+        steps=wizard.page_count + 2,
+        can_copy=wizard.per_participant(index) and len(wizard.participants) > 1,
+        previous_url=(url_for(".start", code=wizard.service.code, brouillon=token) if number == 1
+                      else _page_url(wizard, number - 1)),
+    )
+
+
+# -- review and confirmation --------------------------------------------------------------------------
+
+@dataclass
+class PageAnswers:
+    number: int
+    title: str
+    answers: list[web.Answer]
+
+
+@dataclass
+class OwnerSummary:
+    """What the review shows for one registration to be made."""
+
+    name: str
+    pages: list[PageAnswers]
+    price: Price | None
+    problems: list[str]
+
+
+def _pages_in_words(
+    defn: s.ServiceDefinition, values: dict[str, Any], numbers: list[int], file_names: dict[str, str]
+) -> list[PageAnswers]:
+    return [
+        PageAnswers(i + 1, defn.form.pages[i].title,
+                    web.answers_in_words(defn.form.pages[i].fields, values, file_names=file_names))
+        for i in numbers
+    ]
+
+
+@bp.route("/inscription/<token>/recapitulatif", methods=["GET", "POST"])
+@login_required
+def review(token: str) -> Any:
+    wizard = _wizard(token)
+    if wizard.draft.submitted_batch:
+        return redirect(url_for(".confirmation", token=token))
+    if wizard.has_people and not wizard.participants:
+        return redirect(url_for(".start", code=wizard.service.code, brouillon=token))
+    if wizard.reached < wizard.page_count:
+        return redirect(_page_url(wizard, wizard.reached + 1))
+
+    results = wizard.validate_all()
+    for _owner, result in results:
+        if result.errors:
+            first = min(wizard.page_of(key) for key in result.errors)
+            flash(_("Some answers need to be checked before you confirm."), "error")
+            return redirect(url_for(".page", token=token, number=first + 1, verifier=1))
+
+    refused: RegistrationRefused | None = None
+    if request.method == "POST":
+        try:
+            create_registrations(RegistrationInput(
+                service_code=wizard.service.code,
+                household_id=wizard.household.id,
+                participants=wizard.inputs(),
+                channel="web",
+                keyed_by_id=current_user.id,
+                session_code=wizard.session_code,
+                form_version_id=wizard.draft.form_version_id,
+                draft_id=wizard.draft.id,
+            ))
+        except RegistrationRefused as exc:
+            refused = exc
+            # The refusal may follow a change made elsewhere (another tab, an agent): reload.
+            wizard = _wizard(token)
+        else:
+            return redirect(url_for(".confirmation", token=token))
+
+    defn = wizard.defn
+    svc = wizard.service
+    hview = household_view(wizard.household)
+    file_names = _file_names(wizard)
+    own_pages = [i for i in range(wizard.page_count) if wizard.per_participant(i)]
+    shared_pages = [i for i in range(wizard.page_count) if not wizard.per_participant(i)]
+    owners: list[OwnerSummary] = []
+    shared_values: dict[str, Any] = {}
+    for owner, result in results:
+        values = result.values
+        shared_values = values
+        view = owner.view if owner else None
+        owners.append(OwnerSummary(
+            name=owner.full_name if owner else wizard.household.display_name,
+            pages=_pages_in_words(defn, values, own_pages, file_names),
+            price=compute_price(defn, svc.hooks, hview, view, values),
+            problems=eligibility_problems(defn, svc.hooks, hview, view),
+        ))
+    total = sum((o.price.amount for o in owners if o.price), Decimal("0.00"))
+    unit = next((o.price.unit for o in owners if o.price), "")
+    session_info = next((x for x in catalogue.sessions_of(svc) if x.code == wizard.session_code), None)
+    refusal_lines = _refusal_lines(wizard, refused) if refused else []
+    window = catalogue.window(svc.definition)
+    return render_template(
+        "portal/review.html",
+        wizard=wizard,
+        owners=owners,
+        shared=_pages_in_words(defn, shared_values, shared_pages, file_names),
+        total=total,
+        unit=unit,
+        session=session_info,
+        refused=refused,
+        refusal_lines=refusal_lines,
+        window=window,
+        blocked=not window.is_open or any(o.problems for o in owners),
+        step=wizard.page_count + 2,
+        steps=wizard.page_count + 2,
+    ), (409 if refused else 200)
+
+
+def _refusal_lines(wizard: Wizard, refused: RegistrationRefused) -> list[tuple[str, str | None]]:
+    """Each refusal message, with a link to the page to change when it is about an answer."""
+    lines: list[tuple[str, str | None]] = [(message, None) for message in refused.general]
+    for key, field_errors in refused.errors.items():
+        person = wizard.participant_by_input_key(key)
+        for name, message in field_errors.items():
+            try:
+                label = wizard.defn.field(name.partition(".")[0]).label
+            except KeyError:
+                label = name
+            lead = f"{person.first_name} – " if person else ""
+            number = wizard.page_of(name) + 1
+            text = lead + _("%(label)s: %(message)s", label=label, message=message)
+            lines.append((text, url_for(".page", token=wizard.draft.token, number=number)))
+    return lines
+
+
+@bp.get("/inscription/<token>/confirmation")
+@login_required
+def confirmation(token: str) -> Any:
+    draft = _own_draft(token)
+    household = _household()
+    if not draft.submitted_batch:
+        return redirect(url_for(".review", token=token))
+    regs = list(db.session.scalars(
+        select(Registration)
+        .filter_by(batch=draft.submitted_batch, household_id=household.id)
+        .order_by(Registration.id)
+    ))
+    if not regs:
+        abort(404)
+    return render_template(
+        "portal/confirmation.html",
+        registrations=regs,
+        service_name=_service_name(draft.service_code, regs[0]),
+        status=regs[0].status,
+        total=sum((r.price for r in regs), Decimal("0.00")),
+        emailed=bool(household_emails(household.id)),
+    )
+
+
+# -- my registrations ----------------------------------------------------------------------------------
+
+@bp.get("/mes-inscriptions")
+@login_required
+def my_registrations() -> str:
+    household = _household()
+    regs = db.session.scalars(
+        select(Registration)
+        .filter_by(household_id=household.id)
+        .order_by(Registration.created_at.desc(), Registration.id.desc())
+    )
+    groups: dict[str, list[Registration]] = defaultdict(list)
+    for reg in regs:
+        groups[reg.service_code].append(reg)
+    named = sorted(((_service_name(code, items[0]), items) for code, items in groups.items()), key=lambda g: g[0])
+    drafts = [
+        (draft, _service_name(draft.service_code), _resume_url(draft))
+        for draft in db.session.scalars(
+            select(Draft)
+            .filter_by(account_id=current_user.id, submitted_batch=None)
+            .order_by(Draft.updated_at.desc())
+        )
+        if registry().get(draft.service_code) is not None
+    ]
+    return render_template("portal/my_registrations.html", groups=named, drafts=drafts)
+
+
+@bp.get("/mes-inscriptions/<reference>")
+@login_required
+def registration_detail(reference: str) -> str:
+    reg = _own_registration(reference)
+    defn = definition_of(reg.form_version)
+    fields = [f for _, f in defn.iter_fields()]
+    tokens = web.file_tokens(fields, reg.answers or {})
+    file_names = {t: u.filename for t, u in uploads_by_token(tokens, reg.household_id).items()}
+    pages = _pages_in_words(defn, reg.answers or {}, list(range(len(defn.form.pages))), file_names)
+    return render_template(
+        "portal/registration.html",
+        registration=reg,
+        service_name=_service_name(reg.service_code, reg),
+        pages=[p for p in pages if p.answers],
+        can_cancel=can_cancel(reg),
+        me=current_user.id,
+    )
+
+
+@bp.route("/mes-inscriptions/<reference>/annulation", methods=["GET", "POST"])
+@login_required
+def cancel(reference: str) -> Any:
+    reg = _own_registration(reference)
+    detail = url_for(".registration_detail", reference=reg.reference)
+    if not can_cancel(reg):
+        flash(_("This registration cannot be cancelled online. Please contact the town's services."), "error")
+        return redirect(detail)
+    if request.method == "POST":
+        try:
+            cancel_registration(reg.id, by_id=current_user.id, reason=request.form.get("reason", ""))
+        except CancellationRefused as exc:
+            flash(str(exc), "error")
+            return redirect(detail)
+        flash(_("The registration %(reference)s is cancelled.", reference=reference), "success")
+        return redirect(detail)
+    return render_template(
+        "portal/cancel.html", registration=reg, service_name=_service_name(reg.service_code, reg)
+    )
+
+
+@bp.get("/mes-documents/<token>")
+@login_required
+def document(token: str) -> Response:
+    upload = find_upload(token, _household().id)
+    if upload is None:
+        abort(404)
+    try:
+        path = open_upload(upload)
+    except FileNotFoundError:
+        abort(404)
+    response = send_file(path, mimetype=upload.content_type, as_attachment=True,
+                         download_name=upload.filename, max_age=0)
+    # Certificates and other documents must not stay in shared caches or the browser's cache.
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+

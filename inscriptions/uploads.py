@@ -1,0 +1,166 @@
+"""Files given with a form (medical certificate, proof of address...), kept outside the static folder.
+
+A file is stored under ``UPLOAD_DIR/<household id>/<token>`` with no extension and no part of the
+name the family gave, so a stored file can never be served or executed by accident. Its type is
+decided by its CONTENT (``filetype``), never by its name or the type the browser announced: a text
+file renamed ``certificat.pdf`` is refused. The answer stored in a form is the upload's token;
+:func:`inscriptions.registrations.participants.file_lookup` checks it belongs to the household.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import tempfile
+from pathlib import Path
+from typing import IO
+
+import filetype
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import select
+from werkzeug.datastructures import FileStorage
+
+from inscriptions.extensions import db
+from inscriptions.models import Upload
+
+# The kinds a definition may accept (FileField.accept), by the MIME type filetype detects.
+KINDS = {"application/pdf": "pdf", "image/jpeg": "jpeg", "image/png": "png"}
+KIND_LABELS = {"pdf": "PDF", "jpeg": "JPEG", "png": "PNG"}
+# filetype needs the first 261 bytes to recognise every type it knows.
+HEAD_SIZE = 261
+CHUNK = 64 * 1024
+MAX_NAME = 200
+
+
+class UploadError(Exception):
+    """The file was refused; ``str(exc)`` is a plain message for the family."""
+
+
+def has_file(storage: FileStorage | None) -> bool:
+    """True when the browser sent a real file (an empty file input sends a nameless part)."""
+    return isinstance(storage, FileStorage) and bool(storage.filename)
+
+
+def accepted_label(accept: list[str]) -> str:
+    """``"PDF, JPEG or PNG"``-style list of accepted kinds for help texts and errors."""
+    labels = [KIND_LABELS.get(kind, kind.upper()) for kind in accept]
+    if len(labels) == 1:
+        return labels[0]
+    return _("%(first)s or %(last)s", first=", ".join(labels[:-1]), last=labels[-1])
+
+
+def upload_dir() -> Path:
+    return Path(current_app.config["UPLOAD_DIR"])
+
+
+def _path_of(upload: Upload) -> Path:
+    return upload_dir() / str(upload.household_id) / upload.token
+
+
+def _clean_name(name: str) -> str:
+    # Keep the family's own name for display and download (accents included), minus any folder.
+    base = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    base = "".join(ch for ch in base if ch.isprintable())
+    return (base or "document")[:MAX_NAME]
+
+
+def _copy_limited(stream: IO[bytes], target: IO[bytes], limit: int) -> tuple[bytes, int, str]:
+    """Copy at most ``limit`` bytes; returns (head, size, sha256). Raises when the file is larger."""
+    digest = hashlib.sha256()
+    head = b""
+    size = 0
+    while True:
+        chunk = stream.read(CHUNK)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > limit:
+            raise UploadError("too large")
+        if len(head) < HEAD_SIZE:
+            head += chunk[: HEAD_SIZE - len(head)]
+        digest.update(chunk)
+        target.write(chunk)
+    return head, size, digest.hexdigest()
+
+
+def store_upload(
+    household_id: int,
+    storage: FileStorage,
+    *,
+    accept: list[str] | tuple[str, ...] = ("pdf", "jpeg", "png"),
+    max_size_mb: int = 5,
+) -> Upload:
+    """Check and store one uploaded file for ``household_id``; returns the (flushed) Upload row.
+
+    Raises :class:`UploadError` with a message for the family when the file is empty, too large
+    or of a type that is not accepted. The caller commits.
+    """
+    if not has_file(storage):
+        raise UploadError(_("Choose a file."))
+    accept = list(accept)
+    limit = max_size_mb * 1024 * 1024
+    folder = upload_dir() / str(household_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_hex(16)
+    # Written to a temporary name first: a refused or interrupted upload leaves nothing behind.
+    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".part-")
+    try:
+        with os.fdopen(fd, "wb") as target:
+            try:
+                head, size, sha256 = _copy_limited(storage.stream, target, limit)
+            except UploadError:
+                raise UploadError(
+                    _("This file is too large: %(n)s MB at most. Take a smaller photo or scan "
+                      "fewer pages.", n=max_size_mb)
+                ) from None
+        if size == 0:
+            raise UploadError(_("This file is empty. Choose another file."))
+        kind = KINDS.get(getattr(filetype.guess(head), "mime", ""))
+        if kind is None or kind not in accept:
+            raise UploadError(
+                _("This file is not accepted: send a %(kinds)s file (a photo or a scan).",
+                  kinds=accepted_label(accept))
+            )
+        os.replace(tmp_name, folder / token)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    upload = Upload(
+        household_id=household_id,
+        token=token,
+        filename=_clean_name(storage.filename or ""),
+        content_type=next(mime for mime, k in KINDS.items() if k == kind),
+        size=size,
+        sha256=sha256,
+    )
+    db.session.add(upload)
+    db.session.flush()
+    return upload
+
+
+def find_upload(token: str, household_id: int) -> Upload | None:
+    """The household's upload with this token, or None (another household's token included)."""
+    if not token or len(token) > 32:
+        return None
+    return db.session.scalar(select(Upload).filter_by(token=token, household_id=household_id))
+
+
+def uploads_by_token(tokens: list[str], household_id: int) -> dict[str, Upload]:
+    """Several of the household's uploads at once (to show file names in a summary)."""
+    wanted = [t for t in tokens if t and len(t) <= 32]
+    if not wanted:
+        return {}
+    rows = db.session.scalars(
+        select(Upload).where(Upload.household_id == household_id, Upload.token.in_(wanted))
+    )
+    return {row.token: row for row in rows}
+
+
+def open_upload(upload: Upload) -> Path:
+    """The stored file's path; raises FileNotFoundError when it is gone (purged)."""
+    path = _path_of(upload)
+    if not path.is_file():
+        raise FileNotFoundError(path)
+    return path

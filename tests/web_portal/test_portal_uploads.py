@@ -1,0 +1,102 @@
+"""Files sent with a form: checked by content, kept outside the static folder, private."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from werkzeug.datastructures import FileStorage
+
+from inscriptions.extensions import db
+from inscriptions.models import Upload
+from inscriptions.uploads import UploadError, store_upload
+
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 64
+
+
+def _file(data: bytes, name: str) -> FileStorage:
+    return FileStorage(stream=io.BytesIO(data), filename=name)
+
+
+def test_a_real_pdf_is_stored_outside_static(app, family):
+    upload = store_upload(family.id, _file(PDF, "../../certificat médical.pdf"), accept=["pdf"])
+    db.session.commit()
+    assert upload.content_type == "application/pdf" and upload.size == len(PDF)
+    assert upload.filename == "certificat médical.pdf"  # no folder part kept
+    stored = app.config["UPLOAD_DIR"] / str(family.id) / upload.token
+    assert stored.read_bytes() == PDF
+    assert "static" not in str(stored)
+    assert len(upload.sha256) == 64
+
+
+def test_a_text_file_named_pdf_is_refused(app, family):
+    with pytest.raises(UploadError, match="not accepted"):
+        store_upload(family.id, _file(b"just some text, not a PDF at all", "certificat.pdf"))
+    folder = app.config["UPLOAD_DIR"] / str(family.id)
+    assert list(folder.iterdir()) == []  # nothing left behind
+    assert db.session.scalar(db.select(db.func.count(Upload.id))) == 0
+
+
+def test_type_size_and_empty_checks(app, family):
+    assert store_upload(family.id, _file(PNG, "photo.png")).content_type == "image/png"
+    with pytest.raises(UploadError, match="PDF"):
+        store_upload(family.id, _file(PNG, "photo.png"), accept=["pdf"])
+    with pytest.raises(UploadError, match="too large"):
+        store_upload(family.id, _file(PDF + b"x" * (1024 * 1024), "big.pdf"), max_size_mb=1)
+    with pytest.raises(UploadError, match="empty"):
+        store_upload(family.id, _file(b"", "empty.pdf"))
+
+
+def _natation_page1(client, portal, household, data):  # type: ignore[no-untyped-def]
+    child = household.children[0]
+    token = portal.start("natation", participant=[f"c{child.id}"], session="sam")
+    return token, portal.page(token, 1, {f"c{child.id}-level": "nageur", **data(f"c{child.id}")})
+
+
+def test_form_refuses_a_fake_pdf_and_keeps_the_other_answers(client, portal, logged_in):
+    _token, response = _natation_page1(client, portal, logged_in, lambda p: {
+        f"{p}-certificate": (io.BytesIO(b"hello, I am text"), "certificat.pdf"),
+    })
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "This file is not accepted" in html
+    p = f"c{logged_in.children[0].id}"
+    assert re.search(rf'checked[^>]*id="{p}-level-1"|id="{p}-level-1"[^>]*checked', html)
+    assert f'href="#{p}-certificate"' in html
+
+
+def test_form_keeps_a_good_file_across_pages(client, portal, logged_in):
+    token, response = _natation_page1(client, portal, logged_in, lambda p: {
+        f"{p}-certificate": (io.BytesIO(PDF), "certificat.pdf"),
+    })
+    assert response.status_code == 302
+    p = f"c{logged_in.children[0].id}"
+    upload_token = portal.draft_state(token)["each"][p]["certificate"]
+    page1 = client.get(f"/inscription/{token}/etape/1").get_data(as_text=True)
+    assert "File already sent" in page1 and "certificat.pdf" in page1
+    assert f'value="{upload_token}"' in page1
+    # Posting the page again without a new file keeps the one already sent.
+    portal.page(token, 1, {f"{p}-level": "nageur", f"{p}-certificate-kept": upload_token})
+    portal.page(token, 2, {"rules": "y"})
+    review = client.get(f"/inscription/{token}/recapitulatif").get_data(as_text=True)
+    assert "certificat.pdf" in review
+    portal.confirm(token)
+    (reg,) = portal.registrations(logged_in)
+    assert reg.answers["certificate"] == upload_token
+
+    download = client.get(f"/mes-documents/{upload_token}")
+    assert download.status_code == 200 and download.data == PDF
+    assert download.headers["Content-Type"] == "application/pdf"
+    assert "attachment" in download.headers["Content-Disposition"]
+
+
+def test_a_token_of_another_household_is_not_accepted(client, portal, logged_in, make_household):
+    other = make_household(last_name="Durand")
+    theirs = store_upload(other.id, _file(PDF, "theirs.pdf"))
+    db.session.commit()
+    assert client.get(f"/mes-documents/{theirs.token}").status_code == 404
+    _token, response = _natation_page1(client, portal, logged_in, lambda p: {f"{p}-certificate-kept": theirs.token})
+    assert response.status_code == 200
+    assert "File not found" in response.get_data(as_text=True)
