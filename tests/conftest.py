@@ -31,6 +31,24 @@ DEFAULT_NOW = dt.datetime(2026, 9, 15, 8, 0, tzinfo=dt.UTC)
 PASSWORD = "correct horse battery staple"
 
 
+def _compile_catalog() -> None:
+    """Tests read the French interface: compile the catalog when the .po is newer than the .mo."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    folder = PROJECT_ROOT / "inscriptions" / "translations" / "fr" / "LC_MESSAGES"
+    po, mo = folder / "messages.po", folder / "messages.mo"
+    if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+        return
+    with po.open("rb") as source:
+        catalog = read_po(source, locale="fr")
+    with mo.open("wb") as target:
+        write_mo(target, catalog, use_fuzzy=True)
+
+
+_compile_catalog()
+
+
 def base_config(db_url: str, tmp: Path, plugins: Path = PLUGINS) -> dict[str, object]:
     return {
         "TESTING": True,
