@@ -4,6 +4,7 @@ from inscriptions.models.account import Account
 from inscriptions.models.household import Child, Guardian, Household
 from inscriptions.models.registration import (
     ACTIVE_STATUSES,
+    HOLDING_STATUSES,
     Draft,
     Registration,
     Status,
@@ -14,6 +15,7 @@ from inscriptions.models.service import FormVersion, ReferenceCounter, ServiceSe
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "HOLDING_STATUSES",
     "Account",
     "Child",
     "Draft",

@@ -28,12 +28,16 @@ class Status(enum.StrEnum):
     SUBMITTED = "submitted"
     ACCEPTED = "accepted"
     WAITLISTED = "waitlisted"
+    # A place freed for a waiting-list entry, held for it until the offer's deadline.
+    OFFERED = "offered"
     REJECTED = "rejected"
     CANCELLED = "cancelled"
 
 
 # Statuses that hold (or wait for) a place; a participant has at most one such per service.
-ACTIVE_STATUSES = (Status.SUBMITTED, Status.ACCEPTED, Status.WAITLISTED)
+ACTIVE_STATUSES = (Status.SUBMITTED, Status.ACCEPTED, Status.WAITLISTED, Status.OFFERED)
+# Statuses whose places count against a session's capacity (computed from rows, never a counter).
+HOLDING_STATUSES = (Status.SUBMITTED, Status.ACCEPTED, Status.OFFERED)
 
 
 class Registration(db.Model):

@@ -16,11 +16,8 @@ from inscriptions.definitions.loader import LoadedService
 from inscriptions.definitions.registry import current_version
 from inscriptions.eligibility import age_reference_day
 from inscriptions.extensions import db
-from inscriptions.models import Registration, ServiceSession, Status
+from inscriptions.models import HOLDING_STATUSES, Registration, ServiceSession
 from inscriptions.pricing import euros
-
-# Statuses whose places count against a session's capacity (as in registrations.create).
-HOLDING = (Status.SUBMITTED, Status.ACCEPTED)
 
 
 @dataclass(frozen=True)
@@ -173,7 +170,7 @@ def sessions_of(service: LoadedService) -> list[SessionInfo]:
     held = dict(
         db.session.execute(
             select(Registration.session_id, func.coalesce(func.sum(Registration.places), 0))
-            .where(Registration.service_code == service.code, Registration.status.in_(HOLDING))
+            .where(Registration.service_code == service.code, Registration.status.in_(HOLDING_STATUSES))
             .group_by(Registration.session_id)
         ).all()
     )

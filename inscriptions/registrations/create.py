@@ -25,6 +25,7 @@ from inscriptions.extensions import db
 from inscriptions.forms.validation import validate_answers
 from inscriptions.models import (
     ACTIVE_STATUSES,
+    HOLDING_STATUSES,
     Draft,
     FormVersion,
     Household,
@@ -42,9 +43,6 @@ from inscriptions.registrations.participants import (
 )
 from inscriptions.registrations.references import next_reference
 from inscriptions.registrations.status import record_status
-
-# Statuses whose places count against a session's capacity.
-HOLDING_STATUSES = (Status.SUBMITTED, Status.ACCEPTED)
 
 
 @dataclass(frozen=True)

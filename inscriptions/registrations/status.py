@@ -12,6 +12,7 @@ STATUS_LABELS = {
     Status.SUBMITTED: _l("Submitted, awaiting review"),
     Status.ACCEPTED: _l("Accepted"),
     Status.WAITLISTED: _l("On the waiting list"),
+    Status.OFFERED: _l("A place is offered: please answer before the deadline"),
     Status.REJECTED: _l("Rejected"),
     Status.CANCELLED: _l("Cancelled"),
 }
@@ -19,7 +20,8 @@ STATUS_LABELS = {
 # Which moves the engine allows; services may narrow them later, never widen them.
 TRANSITIONS: dict[str, set[str]] = {
     Status.SUBMITTED: {Status.ACCEPTED, Status.WAITLISTED, Status.REJECTED, Status.CANCELLED},
-    Status.WAITLISTED: {Status.ACCEPTED, Status.REJECTED, Status.CANCELLED},
+    Status.WAITLISTED: {Status.OFFERED, Status.ACCEPTED, Status.REJECTED, Status.CANCELLED},
+    Status.OFFERED: {Status.ACCEPTED, Status.SUBMITTED, Status.WAITLISTED, Status.CANCELLED},
     Status.ACCEPTED: {Status.CANCELLED},
     Status.REJECTED: set(),
     Status.CANCELLED: set(),
