@@ -73,10 +73,54 @@ def demo_load_command() -> None:
         click.echo(line)
 
 
+@click.group("jobs")
+def jobs_cli() -> None:
+    """Background jobs (e-mails, documents) queued in Redis by the rq backend."""
+
+
+@jobs_cli.command("worker")
+@click.option("--burst", is_flag=True, help="Stop once the queue is empty instead of waiting for jobs.")
+@click.option("--queue", "queues", multiple=True, help="Queue to listen to (default: INSCRIPTIONS_JOBS_QUEUE).")
+@click.option("--name", default=None, help="Worker name shown by RQ (default: host and process id).")
+@click.option("--scheduler/--no-scheduler", default=True, show_default=True,
+              help="Also run RQ's scheduler, which puts retried jobs back on the queue when their delay is over.")
+@click.option("--log-level", default="INFO", show_default=True)
+@with_appcontext
+def jobs_worker_command(burst: bool, queues: tuple[str, ...], name: str | None, scheduler: bool,
+                        log_level: str) -> None:
+    """Run an RQ worker that executes the jobs inside this application."""
+    from flask import current_app
+
+    from inscriptions.jobs import RQ, make_worker
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if app.config.get("JOBS_BACKEND") != RQ:
+        click.echo("Warning: INSCRIPTIONS_JOBS_BACKEND is not 'rq' here; the web application must use 'rq' "
+                   "for jobs to reach this worker.", err=True)
+    worker = make_worker(app, queues=list(queues) or None, name=name)
+    worker.work(burst=burst, with_scheduler=scheduler, logging_level=log_level.upper())
+
+
+@jobs_cli.command("info")
+@with_appcontext
+def jobs_info_command() -> None:
+    """Show how many jobs wait, are scheduled for a retry, or failed for good."""
+    from flask import current_app
+
+    from inscriptions.jobs import job_queue
+
+    queue = job_queue(current_app._get_current_object())  # type: ignore[attr-defined]
+    click.echo(f"queue {queue.name}: {queue.count} waiting, "
+               f"{queue.scheduled_job_registry.count} scheduled (retries), "
+               f"{queue.started_job_registry.count} running, "
+               f"{queue.failed_job_registry.count} failed")
+
+
 def register_app_commands(app: Flask) -> None:
     """Commands that need the application, for ``flask --app wsgi ...``."""
     app.cli.add_command(services_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(jobs_cli)
 
 
 def _create_app() -> Flask:
@@ -99,3 +143,4 @@ main = FlaskGroup(
 )
 main.add_command(services_cli)
 main.add_command(demo_cli)
+main.add_command(jobs_cli)

@@ -32,6 +32,22 @@ def _secret_key(instance_path: Path) -> str:
     return key
 
 
+def _engine_options() -> dict[str, object]:
+    """SQLAlchemy engine options; the pool size bounds each process's database connections.
+
+    Budget: (pool size + overflow) x processes per machine x machines < PostgreSQL's
+    ``max_connections`` (see docs/production.md). Unset, SQLAlchemy's defaults apply (5 + 10).
+    """
+    options: dict[str, object] = {"pool_pre_ping": True}
+    pool_size = _env("DB_POOL_SIZE")
+    if pool_size:
+        options["pool_size"] = int(pool_size)
+    max_overflow = _env("DB_MAX_OVERFLOW")
+    if max_overflow:
+        options["max_overflow"] = int(max_overflow)
+    return options
+
+
 def load_settings(instance_path: Path) -> dict[str, object]:
     """Return the Flask config mapping built from the environment."""
     default_db = f"sqlite:///{instance_path / 'inscriptions.sqlite3'}"
@@ -39,7 +55,7 @@ def load_settings(instance_path: Path) -> dict[str, object]:
     return {
         "SECRET_KEY": _secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": _env("DATABASE_URL", default_db),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(),
         "PLUGINS_DIR": Path(_env("PLUGINS_DIR", str(PROJECT_ROOT / "plugins"))),
         "TOWN_FILE": Path(_env("TOWN_FILE", str(PROJECT_ROOT / "town" / "town.yaml"))),
         "UPLOAD_DIR": Path(_env("UPLOAD_DIR", str(instance_path / "uploads"))),
@@ -53,6 +69,10 @@ def load_settings(instance_path: Path) -> dict[str, object]:
         "MAIL_PASSWORD": _env("SMTP_PASSWORD"),
         "MAIL_USE_TLS": _env("SMTP_STARTTLS", "0") == "1",
         "MAIL_USE_SSL": _env("SMTP_SSL", "0") == "1",
+        # Slow work: "inline" runs jobs in-process after the commit, "rq" queues them in Redis.
+        "JOBS_BACKEND": _env("JOBS_BACKEND", "inline"),
+        "JOBS_QUEUE": _env("JOBS_QUEUE", "inscriptions"),
+        "REDIS_URL": _env("REDIS_URL", "redis://127.0.0.1:6379/0"),
         "BABEL_DEFAULT_LOCALE": "fr",
         "BABEL_DEFAULT_TIMEZONE": _env("TIMEZONE", "Europe/Paris"),
         "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).parent / "translations"),
