@@ -68,6 +68,7 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from inscriptions.api.views import bp as api_bp
     from inscriptions.auth.views import bp as auth_bp
     from inscriptions.family.views import bp as family_bp
     from inscriptions.portal.views import bp as portal_bp
@@ -77,3 +78,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(family_bp)
     app.register_blueprint(site_bp)
+    app.register_blueprint(api_bp)

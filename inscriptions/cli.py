@@ -14,6 +14,7 @@ from flask import Flask
 from flask.cli import FlaskGroup, with_appcontext
 
 from inscriptions.definitions.loader import load_services
+from inscriptions.paper.cli import paper_cli
 from inscriptions.settings import PROJECT_ROOT
 
 
@@ -116,11 +117,94 @@ def jobs_info_command() -> None:
                f"{queue.failed_job_registry.count} failed")
 
 
+@click.group("staff")
+def staff_cli() -> None:
+    """Staff accounts, their roles (see docs/permissions.md) and API tokens."""
+
+
+@staff_cli.command("create")
+@click.option("--email", required=True, help="Log-in of the staff account (created if it does not exist).")
+@click.option("--role", required=True, type=click.Choice(["agent", "manager", "admin", "dpo"]))
+@click.option("--service", "service_code", default=None, help="Service code, for the agent and manager roles.")
+@click.option("--password", default=None, help="Set the account's password (default: unchanged, or random).")
+@with_appcontext
+def staff_create_command(email: str, role: str, service_code: str | None, password: str | None) -> None:
+    """Create or update a staff account and grant it ROLE (for SERVICE)."""
+    from inscriptions.permissions import GrantError, grant_role
+
+    try:
+        account, created, granted = grant_role(email, role, service_code, password)
+    except GrantError as exc:
+        raise click.ClickException(str(exc)) from exc
+    scope = f" for {service_code}" if service_code else ""
+    click.echo(f"{'created' if created else 'updated'} account {account.email}; "
+               f"role {role}{scope} {'granted' if granted else 'already granted'}")
+
+
+@staff_cli.command("token")
+@click.option("--email", required=True)
+@click.option("--name", required=True, help="What the token is for (e.g. 'guichet', 'bench').")
+@with_appcontext
+def staff_token_command(email: str, name: str) -> None:
+    """Create an API token for the account EMAIL and print it (it is shown only once)."""
+    from inscriptions.api.tokens import issue_token
+    from inscriptions.auth.accounts import find_account
+
+    account = find_account(email)
+    if account is None:
+        raise click.ClickException(f"no account {email!r}")
+    click.echo(issue_token(account, name))
+
+
+@staff_cli.command("revoke-token")
+@click.option("--email", required=True)
+@click.option("--name", default=None, help="Only the tokens with this name (default: all of the account's).")
+@with_appcontext
+def staff_revoke_command(email: str, name: str | None) -> None:
+    """Revoke API tokens of the account EMAIL."""
+    from inscriptions.api.tokens import revoke_tokens
+    from inscriptions.auth.accounts import find_account
+
+    account = find_account(email)
+    if account is None:
+        raise click.ClickException(f"no account {email!r}")
+    click.echo(f"{revoke_tokens(account, name)} token(s) revoked")
+
+
+@staff_cli.command("permissions")
+def staff_permissions_command() -> None:
+    """Print the permissions table (docs/permissions.md)."""
+    from inscriptions.permissions import permissions_markdown
+
+    click.echo(permissions_markdown(), nl=False)
+
+
+@click.group("waitlist")
+def waitlist_cli() -> None:
+    """Waiting lists: expire unanswered offers and move the lists."""
+
+
+@waitlist_cli.command("expire")
+@with_appcontext
+def waitlist_expire_command() -> None:
+    """Cancel overdue offers, offer their places to the next entries, and move every list that can.
+
+    Idempotent; meant for cron every few minutes.
+    """
+    from inscriptions.registrations.waitlist import expire_offers
+
+    for line in expire_offers().lines():
+        click.echo(line)
+
+
 def register_app_commands(app: Flask) -> None:
     """Commands that need the application, for ``flask --app wsgi ...``."""
     app.cli.add_command(services_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(waitlist_cli)
     app.cli.add_command(jobs_cli)
+    app.cli.add_command(staff_cli)
+    app.cli.add_command(paper_cli)
 
 
 def _create_app() -> Flask:
@@ -143,4 +227,7 @@ main = FlaskGroup(
 )
 main.add_command(services_cli)
 main.add_command(demo_cli)
+main.add_command(waitlist_cli)
 main.add_command(jobs_cli)
+main.add_command(staff_cli)
+main.add_command(paper_cli)

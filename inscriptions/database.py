@@ -12,6 +12,8 @@ from sqlalchemy.engine import Engine
 from inscriptions.extensions import db
 
 IMMEDIATE = "inscriptions_immediate"
+# How long (ms) an immediate transaction waits for SQLite's write lock before "database is locked".
+LOCK_TIMEOUT = "inscriptions_lock_timeout_ms"
 
 
 class BusyError(Exception):
@@ -39,8 +41,13 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn):  # type: ignore[no-untyped-def]
-        immediate = conn.get_execution_options().get(IMMEDIATE)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = conn.get_execution_options()
+        if options.get(IMMEDIATE):
+            # Set on every write transaction: the pooled connection keeps the last value.
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={int(options.get(LOCK_TIMEOUT, 5000))}")
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
 
 
 @contextmanager
@@ -48,24 +55,30 @@ def write_transaction(lock_timeout_ms: int = 5000) -> Iterator[None]:
     """One short transaction for a booking: commits on success, rolls back on any error.
 
     On SQLite it is a write (``BEGIN IMMEDIATE``) transaction, so concurrent bookings queue
-    instead of reading stale counts; on PostgreSQL callers lock rows with ``FOR UPDATE`` and a
-    lock timeout turns long waits into :class:`BusyError`. Nothing slow (e-mail, PDF) may run
-    inside: callers schedule that after the commit.
+    instead of reading stale counts; on PostgreSQL callers lock rows with ``FOR UPDATE``. On both,
+    waiting longer than ``lock_timeout_ms`` for a lock raises :class:`BusyError`. Nothing slow
+    (e-mail, PDF) may run inside: callers schedule that after the commit.
     """
     from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
 
     session = db.session()  # the scoped session's current Session (the proxy lacks in_transaction)
     # Reads made earlier in the request (current user...) end here so the lock is taken fresh.
     if session.in_transaction():
         session.commit()
-    session.connection(execution_options={IMMEDIATE: True})
-    if db.engine.dialect.name == "postgresql":
-        from sqlalchemy import text
-
-        session.execute(text(f"SET LOCAL lock_timeout = '{int(lock_timeout_ms)}ms'"))
     try:
+        # Inside the try: on SQLite, BEGIN IMMEDIATE is where a booking waits for the write lock.
+        session.connection(execution_options={IMMEDIATE: True, LOCK_TIMEOUT: int(lock_timeout_ms)})
+        if db.engine.dialect.name == "postgresql":
+            from sqlalchemy import text
+
+            session.execute(text(f"SET LOCAL lock_timeout = '{int(lock_timeout_ms)}ms'"))
         yield
         session.commit()
+    except PoolTimeout as exc:
+        # Every pooled connection in use for too long: as busy as a lock wait, and as harmless.
+        session.rollback()
+        raise BusyError() from exc
     except OperationalError as exc:
         session.rollback()
         message = str(exc.orig)

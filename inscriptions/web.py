@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, abort, current_app, render_template, send_file
+from flask import Flask, Response, abort, current_app, render_template, request, send_file
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -36,7 +36,12 @@ def init_web(app: Flask) -> None:
         return {"town": app.extensions[TOWN_KEY]}
 
     @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException) -> tuple[str, int]:
+    def _http_error(exc: HTTPException) -> tuple[str, int] | Response:
+        if request.path.startswith("/api/"):
+            # Unknown URLs and wrong methods under /api/ match no API view: answer JSON all the same.
+            from inscriptions.api.errors import http_error_response
+
+            return http_error_response(exc)
         code = exc.code or 500
         message = ERROR_MESSAGES.get(code, exc.description)
         return render_template("error.html", code=code, message=message), code

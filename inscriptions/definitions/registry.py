@@ -131,8 +131,11 @@ def _sync_sessions(service: LoadedService, version: FormVersion) -> None:
         s.code: s
         for s in db.session.scalars(select(ServiceSession).filter_by(service_code=service.code))
     }
+    grown: list[ServiceSession] = []
     for sess in service.definition.sessions:
         row = existing.get(sess.code) or ServiceSession(service_code=service.code, code=sess.code)
+        if row.id is not None and sess.capacity > row.capacity:
+            grown.append(row)
         row.label = sess.label
         row.starts_at = _naive_utc(sess.starts_at)
         row.ends_at = _naive_utc(sess.ends_at) if sess.ends_at else None
@@ -140,10 +143,18 @@ def _sync_sessions(service: LoadedService, version: FormVersion) -> None:
         row.form_version_id = version.id
         db.session.add(row)
     db.session.flush()
+    if grown:
+        # More places: the waiting list moves in this same transaction (families told after commit).
+        from inscriptions.registrations.waitlist import promote_sessions
+
+        promote_sessions(row.id for row in grown)
 
 
 def sync_all() -> list[FormVersion]:
     """Make sure every loaded service has its current version and sessions in the database."""
+    from inscriptions.registrations.waitlist import notify_pending
+
     versions = [current_version(service) for service in registry().all()]
     db.session.commit()
+    notify_pending()
     return versions

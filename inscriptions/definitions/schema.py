@@ -8,6 +8,7 @@ Pydantic checks shapes and types; :func:`semantic_problems` checks what spans se
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -244,7 +245,23 @@ class Eligibility(Strict):
 
 
 class Cancellation(Strict):
+    """Whether families may cancel online, and until when (for services with sessions)."""
+
     allowed: bool = True
+    # Services with sessions: online cancelling closes this many hours before the session starts
+    # (it always closes once the session has started). None: until the start.
+    until_hours_before_start: int | None = Field(default=None, ge=0, le=8760)
+
+
+class WaitingList(Strict):
+    """What happens when a place frees in a full session.
+
+    ``offer``: the next entry gets an offer to accept within ``offer_hours`` (then the next one);
+    ``automatic``: the next entry is registered at once (accepted, or submitted for manual review).
+    """
+
+    mode: Literal["offer", "automatic"] = "offer"
+    offer_hours: int = Field(default=48, ge=1, le=720)
 
 
 class SessionDef(Strict):
@@ -268,6 +285,29 @@ class Places(Strict):
         return self
 
 
+class PriorityWindow(Strict):
+    """From ``opens_at`` (local time), the households or participants ``who`` may register.
+
+    ``residents``: households living in the town; ``already_enrolled``: participants who have or
+    had an accepted registration in this service (any form version) or in a service listed in
+    ``enrolled_in``; ``everyone``: anybody. A participant may register from the earliest window
+    that admits them.
+    """
+
+    label: str
+    opens_at: dt.datetime
+    who: Literal["residents", "already_enrolled", "everyone"]
+
+
+class Limits(Strict):
+    """Per-household caps, checked when booking (``None``: no cap)."""
+
+    # Registrations a household may hold in this service (all sessions; waiting entries count).
+    per_household: int | None = Field(default=None, ge=1)
+    # People (children or adults) registered in one booking.
+    per_booking: int | None = Field(default=None, ge=1)
+
+
 class ServiceDefinition(Strict):
     code: str = Field(pattern=r"^[a-z][a-z0-9_-]{1,39}$")
     name: str
@@ -280,10 +320,19 @@ class ServiceDefinition(Strict):
     closing: dt.datetime
     workflow: Literal["automatic", "manual"]
     cancellation: Cancellation = Field(default_factory=Cancellation)
+    waiting_list: WaitingList = Field(default_factory=WaitingList)
     retention_months: int = Field(ge=1, le=120)
     pricing: Pricing
     sessions: list[SessionDef] = Field(default_factory=list)
     places: Places = Field(default_factory=lambda: Places(count=1))
+    # Opening day rules (see PriorityWindow); without windows, ``opening`` applies to everyone.
+    priority_windows: list[PriorityWindow] = Field(default_factory=list)
+    enrolled_in: list[str] = Field(default_factory=list)
+    limits: Limits = Field(default_factory=Limits)
+    # Several people booked into a session with room for only some of them: ``together`` puts
+    # them all on the waiting list; ``parent_chooses`` refuses the booking and says how many
+    # places are left (the family books fewer people, or asks for the waiting list together).
+    waitlist_siblings: Literal["together", "parent_chooses"] = "together"
     form: Form
 
     # -- convenience for the engine ------------------------------------------------------------
@@ -387,7 +436,11 @@ def semantic_problems(defn: ServiceDefinition) -> list[tuple[str, str]]:
     for i, sess in enumerate(defn.sessions):
         if sess.ends_at is not None and sess.ends_at <= sess.starts_at:
             problems.append((f"sessions[{i}].ends_at", "must be after starts_at"))
+    if defn.cancellation.until_hours_before_start is not None and not defn.sessions:
+        problems.append(("cancellation.until_hours_before_start",
+                         "only applies to services with sessions (there is no start to count from)"))
     problems += _pricing_problems(defn, seen)
+    problems += _booking_rule_problems(defn)
     if defn.places.sum_of:
         for name in defn.places.sum_of:
             if not isinstance(seen.get(name), IntegerField):
@@ -427,4 +480,32 @@ def _pricing_problems(defn: ServiceDefinition, fields: dict[str, Any]) -> list[t
         for i, item in enumerate(pricing.items):
             if not isinstance(fields.get(item.field), IntegerField):
                 problems.append((f"pricing.items[{i}].field", f"{item.field!r} is not an integer field of the form"))
+    return problems
+
+
+def _booking_rule_problems(defn: ServiceDefinition) -> list[tuple[str, str]]:
+    """Priority windows, limits and the siblings policy must make sense together."""
+    problems: list[tuple[str, str]] = []
+    windows = defn.priority_windows
+    for i, window in enumerate(windows):
+        if window.opens_at < defn.opening:
+            problems.append((f"priority_windows[{i}].opens_at", "is before 'opening'"))
+        elif window.opens_at >= defn.closing:
+            problems.append((f"priority_windows[{i}].opens_at", "must be before 'closing'"))
+    if windows and min(w.opens_at for w in windows) > defn.opening:
+        problems.append(("priority_windows", "the earliest window must open at 'opening' "
+                         f"({defn.opening.isoformat(sep=' ', timespec='minutes')})"))
+    whos = [w.who for w in windows]
+    for i, who in enumerate(whos):
+        if who in whos[:i]:
+            problems.append((f"priority_windows[{i}].who", f"{who!r} already has a window"))
+    if defn.enrolled_in and "already_enrolled" not in whos:
+        problems.append(("enrolled_in", "only used by a priority window for 'already_enrolled'"))
+    for i, code in enumerate(defn.enrolled_in):
+        if not re.fullmatch(r"[a-z][a-z0-9_-]{1,39}", code):
+            problems.append((f"enrolled_in[{i}]", f"{code!r} is not a service code"))
+    if defn.audience == "household" and defn.limits.per_booking is not None:
+        problems.append(("limits.per_booking", "a household service books the household alone"))
+    if defn.waitlist_siblings != "together" and (defn.audience == "household" or not defn.sessions):
+        problems.append(("waitlist_siblings", "only applies to child or adult services with sessions"))
     return problems

@@ -389,7 +389,7 @@ def condition_text(cond: s.Condition, target: Any) -> str:
         return _("Only if you ticked “%(answer)s” in “%(question)s”",
                  answer=_answer_words(target, cond.contains), question=question)
     if cond.in_ is not None:
-        answers = ", ".join(f"“{_answer_words(target, v)}”" for v in cond.in_)
+        answers = ", ".join(_("“%(answer)s”", answer=_answer_words(target, v)) for v in cond.in_)
         return _("Only if you answered %(answers)s to “%(question)s”", answers=answers, question=question)
     return _("Only if you answered “%(answer)s” to “%(question)s”",
              answer=_answer_words(target, cond.equals), question=question)

@@ -2,6 +2,7 @@
 
 from inscriptions.models.account import Account
 from inscriptions.models.household import Child, Guardian, Household
+from inscriptions.models.paper import PaperLayout, PrintToken
 from inscriptions.models.registration import (
     ACTIVE_STATUSES,
     HOLDING_STATUSES,
@@ -12,20 +13,29 @@ from inscriptions.models.registration import (
     Upload,
 )
 from inscriptions.models.service import FormVersion, ReferenceCounter, ServiceSession
+from inscriptions.models.staff import SERVICE_ROLES, ApiToken, Role, StaffRole
+from inscriptions.models.submission import SubmissionKey
 
 __all__ = [
     "ACTIVE_STATUSES",
     "HOLDING_STATUSES",
+    "SERVICE_ROLES",
     "Account",
+    "ApiToken",
     "Child",
     "Draft",
     "FormVersion",
     "Guardian",
     "Household",
+    "PaperLayout",
+    "PrintToken",
     "ReferenceCounter",
     "Registration",
+    "Role",
     "ServiceSession",
+    "StaffRole",
     "Status",
     "StatusChange",
+    "SubmissionKey",
     "Upload",
 ]

@@ -61,6 +61,10 @@ class Registration(db.Model):
     # Siblings registered in one action share a batch.
     batch: Mapped[str] = mapped_column(String(32), index=True)
     status: Mapped[str] = mapped_column(String(20), index=True)
+    # When it last joined a waiting list: the list is ordered by it (then by id).
+    waitlisted_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # While ``offered``: the place is held until then, after which the next entry gets it.
+    offer_expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow_naive)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow_naive, onupdate=utcnow_naive)
 

@@ -6,8 +6,10 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
+from flask import has_request_context
 from flask_babel import format_date, format_decimal, format_time
 from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy import func, select
 
 from inscriptions import clock
@@ -16,8 +18,11 @@ from inscriptions.definitions.loader import LoadedService
 from inscriptions.definitions.registry import current_version
 from inscriptions.eligibility import age_reference_day
 from inscriptions.extensions import db
-from inscriptions.models import HOLDING_STATUSES, Registration, ServiceSession
+from inscriptions.models import HOLDING_STATUSES, Household, Registration, ServiceSession, Status
+from inscriptions.plugin_api import ParticipantView
 from inscriptions.pricing import euros
+from inscriptions.registrations.participants import adult_view, child_view, household_view
+from inscriptions.registrations.windows import general_opening, household_opening, moment_text
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,8 @@ class Window:
 
     state: str  # "upcoming" | "open" | "closed"
     text: str
+    # Priority windows in words ("Résidents: from 1 June 2026 at 08:30"), for the service page.
+    schedule: tuple[str, ...] = ()
 
     @property
     def is_open(self) -> bool:
@@ -34,8 +41,7 @@ class Window:
 
 def when(value: dt.datetime) -> str:
     """``1 juin 2026 à 08:30`` style date and time, in the town's time zone."""
-    aware = clock.as_local_aware(value)
-    return _("%(date)s at %(time)s", date=format_date(aware, "long"), time=format_time(aware, "short"))
+    return moment_text(value)
 
 
 def stamp(value: dt.datetime) -> str:
@@ -44,15 +50,47 @@ def stamp(value: dt.datetime) -> str:
     return _("%(date)s at %(time)s", date=format_date(aware, "long"), time=format_time(aware, "short"))
 
 
-def window(defn: s.ServiceDefinition) -> Window:
+def window(defn: s.ServiceDefinition, household: Household | None = None) -> Window:
+    """Open, upcoming or closed; with priority windows, for ``household`` (default: the logged-in
+    family's) when known: "Registration opens for you on ...". The booking checks the same rules."""
     now = clock.now()
-    opening = clock.as_local_aware(defn.opening)
     closing = clock.as_local_aware(defn.closing)
-    if now < opening:
-        return Window("upcoming", _("Registration opens on %(when)s.", when=when(defn.opening)))
+    schedule = tuple(
+        _("%(label)s: from %(when)s", label=w.label, when=when(w.opens_at))
+        for w in sorted(defn.priority_windows, key=lambda w: w.opens_at)
+    )
     if now > closing:
-        return Window("closed", _("Registration closed on %(when)s.", when=when(defn.closing)))
-    return Window("open", _("Registration is open until %(when)s.", when=when(defn.closing)))
+        return Window("closed", _("Registration closed on %(when)s.", when=when(defn.closing)), schedule)
+    open_text = _("Registration is open until %(when)s.", when=when(defn.closing))
+    if defn.priority_windows:
+        household = household if household is not None else _logged_in_household()
+        if household is not None:
+            opens = household_opening(defn, household_view(household), _participants(defn, household))
+            if opens is None:
+                return Window("closed", _("Registration for this service is not open to your household."), schedule)
+            if now < opens:
+                return Window("upcoming", _("Registration opens for you on %(when)s.", when=when(opens)), schedule)
+            return Window("open", open_text, schedule)
+    opening = general_opening(defn)
+    if now < opening:
+        return Window("upcoming", _("Registration opens on %(when)s.", when=when(opening)), schedule)
+    return Window("open", open_text, schedule)
+
+
+def _logged_in_household() -> Household | None:
+    if not has_request_context() or not current_user.is_authenticated:
+        return None
+    # Staff accounts have no household.
+    return getattr(current_user, "household", None)
+
+
+def _participants(defn: s.ServiceDefinition, household: Household) -> list[ParticipantView | None]:
+    """Whom the household could register; an empty family is judged as a household."""
+    if defn.audience == "child" and household.children:
+        return [child_view(c) for c in household.children]
+    if defn.audience == "adult" and household.guardians:
+        return [adult_view(g) for g in household.guardians]
+    return [None]
 
 
 def audience_text(defn: s.ServiceDefinition) -> str:
@@ -174,12 +212,17 @@ def sessions_of(service: LoadedService) -> list[SessionInfo]:
             .group_by(Registration.session_id)
         ).all()
     )
+    # Places that look free while people wait are theirs (offers come next): newcomers queue.
+    queued = set(db.session.scalars(
+        select(Registration.session_id).distinct()
+        .where(Registration.service_code == service.code, Registration.status == Status.WAITLISTED)
+    ))
     now = clock.now()
     infos = []
     for sess in defn.sessions:
         row = rows.get(sess.code)
         taken = int(held.get(row.id, 0)) if row is not None else 0
+        left = 0 if row is not None and row.id in queued else max(sess.capacity - taken, 0)
         starts = clock.as_local_aware(sess.starts_at)
-        infos.append(SessionInfo(sess.code, sess.label, starts, sess.capacity,
-                                 max(sess.capacity - taken, 0), starts <= now))
+        infos.append(SessionInfo(sess.code, sess.label, starts, sess.capacity, left, starts <= now))
     return infos

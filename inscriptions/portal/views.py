@@ -26,13 +26,19 @@ from inscriptions.definitions.registry import current_version, definition_of, re
 from inscriptions.eligibility import eligibility_problems
 from inscriptions.extensions import db
 from inscriptions.forms import web
-from inscriptions.models import ACTIVE_STATUSES, Draft, Household, Registration, ServiceSession
+from inscriptions.models import ACTIVE_STATUSES, Draft, Household, Registration, ServiceSession, Status
 from inscriptions.notifications import household_emails
 from inscriptions.plugin_api import Price
 from inscriptions.portal import catalogue
 from inscriptions.portal.wizard import Participant, Wizard, candidates, new_state
 from inscriptions.pricing import compute_price, euros
-from inscriptions.registrations.cancel import CancellationRefused, can_cancel, cancel_registration
+from inscriptions.registrations import waitlist
+from inscriptions.registrations.cancel import (
+    CancellationRefused,
+    can_cancel,
+    cancel_registration,
+    cancellation_problem,
+)
 from inscriptions.registrations.create import RegistrationInput, RegistrationRefused, create_registrations
 from inscriptions.registrations.participants import household_view
 from inscriptions.registrations.status import STATUS_LABELS
@@ -57,6 +63,7 @@ def _helpers() -> dict[str, Any]:
         "input_attributes": web.input_attributes,
         "status_label": status_label,
         "stamp": catalogue.stamp,
+        "moment_text": waitlist.moment_text,
     }
 
 
@@ -463,6 +470,8 @@ def review(token: str) -> Any:
                 session_code=wizard.session_code,
                 form_version_id=wizard.draft.form_version_id,
                 draft_id=wizard.draft.id,
+                # The family's answer to "not enough places for all of them" (review page button).
+                waitlist_together=request.form.get("waitlist_together") == "1",
             ))
         except RegistrationRefused as exc:
             refused = exc
@@ -567,6 +576,7 @@ def my_registrations() -> str:
     for reg in regs:
         groups[reg.service_code].append(reg)
     named = sorted(((_service_name(code, items[0]), items) for code, items in groups.items()), key=lambda g: g[0])
+    all_regs = [reg for items in groups.values() for reg in items]
     drafts = [
         (draft, _service_name(draft.service_code), _resume_url(draft))
         for draft in db.session.scalars(
@@ -576,7 +586,13 @@ def my_registrations() -> str:
         )
         if registry().get(draft.service_code) is not None
     ]
-    return render_template("portal/my_registrations.html", groups=named, drafts=drafts)
+    return render_template(
+        "portal/my_registrations.html",
+        groups=named,
+        drafts=drafts,
+        positions=waitlist.positions(all_regs),
+        overdue={reg.id for reg in all_regs if waitlist.offer_overdue(reg)},
+    )
 
 
 @bp.get("/mes-inscriptions/<reference>")
@@ -594,6 +610,11 @@ def registration_detail(reference: str) -> str:
         service_name=_service_name(reg.service_code, reg),
         pages=[p for p in pages if p.answers],
         can_cancel=can_cancel(reg),
+        # Why the cancel button is missing, when the registration is still active.
+        cancel_problem=cancellation_problem(reg) if reg.status in ACTIVE_STATUSES else None,
+        position=waitlist.position(reg),
+        overdue=waitlist.offer_overdue(reg),
+        together=waitlist.offered_together(reg),
         me=current_user.id,
     )
 
@@ -604,7 +625,9 @@ def cancel(reference: str) -> Any:
     reg = _own_registration(reference)
     detail = url_for(".registration_detail", reference=reg.reference)
     if not can_cancel(reg):
-        flash(_("This registration cannot be cancelled online. Please contact the town's services."), "error")
+        problem = cancellation_problem(reg) if reg.status in ACTIVE_STATUSES else None
+        flash(problem or _("This registration cannot be cancelled online. Please contact the town's services."),
+              "error")
         return redirect(detail)
     if request.method == "POST":
         try:
@@ -616,6 +639,49 @@ def cancel(reference: str) -> Any:
         return redirect(detail)
     return render_template(
         "portal/cancel.html", registration=reg, service_name=_service_name(reg.service_code, reg)
+    )
+
+
+# -- answering a place offered from the waiting list -------------------------------------------------
+
+@bp.post("/mes-inscriptions/<reference>/offre/accepter")
+@login_required
+def offer_accept(reference: str) -> Response:
+    reg = _own_registration(reference)
+    detail = url_for(".registration_detail", reference=reg.reference)
+    try:
+        accepted = waitlist.accept_offer(reg.id, by_id=current_user.id)
+    except waitlist.OfferRefused as exc:
+        flash(str(exc), "error")
+        return redirect(detail)
+    names = ", ".join(r.participant_name for r in accepted)
+    flash(_("You accepted the place offered for %(names)s.", names=names), "success")
+    return redirect(detail)
+
+
+@bp.route("/mes-inscriptions/<reference>/offre/refuser", methods=["GET", "POST"])
+@login_required
+def offer_decline(reference: str) -> Any:
+    reg = _own_registration(reference)
+    detail = url_for(".registration_detail", reference=reg.reference)
+    if reg.status != Status.OFFERED:
+        flash(_("There is no place offered to answer for this registration."), "error")
+        return redirect(detail)
+    if request.method == "POST":
+        try:
+            declined = waitlist.decline_offer(reg.id, by_id=current_user.id)
+        except waitlist.OfferRefused as exc:
+            flash(str(exc), "error")
+            return redirect(detail)
+        names = ", ".join(r.participant_name for r in declined)
+        flash(_("You declined the place offered for %(names)s.", names=names), "success")
+        return redirect(detail)
+    return render_template(
+        "portal/offer_decline.html",
+        registration=reg,
+        together=waitlist.offered_together(reg),
+        service_name=_service_name(reg.service_code, reg),
+        overdue=waitlist.offer_overdue(reg),
     )
 
 

@@ -1,8 +1,21 @@
 """THE function that creates registrations. Web, counter, paper and API all call it.
 
 It validates every participant with the one validation function, then books them all in one
-short write transaction (row locks on PostgreSQL, an immediate transaction on SQLite) and only
-after the commit schedules the slow work (confirmation e-mails).
+short write transaction and only after the commit schedules the slow work (confirmation e-mails).
+
+Locking discipline (the capacity must never be oversold, whichever channel takes the last place):
+
+* SQLite: the whole booking is one ``BEGIN IMMEDIATE`` transaction (the database's write lock).
+* PostgreSQL: rows are locked with ``SELECT ... FOR UPDATE`` in one fixed order, so two bookings
+  never wait for each other in a cycle: the household (its limits, its submission keys, its
+  already-registered checks), its draft, then the session rows sorted by id (capacity and the
+  waiting list), then the reference counter (the ``UPDATE`` in :mod:`.references`). Other writers
+  that lock several of these rows must take them in the same order.
+* The wait for a lock is bounded (``BOOKING_LOCK_TIMEOUT_MS``, default 5000): past it the booking
+  raises :class:`~inscriptions.database.BusyError`, which the web answers with a 503 "busy, try
+  again" page (nothing was saved).
+* Nothing slow runs while the locks are held: the form version is recorded before, e-mails are
+  enqueued after the commit.
 """
 
 from __future__ import annotations
@@ -14,8 +27,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from flask_babel import ngettext
+from sqlalchemy import exists, func, select
+from sqlalchemy.exc import IntegrityError
 
 from inscriptions import clock, jobs
 from inscriptions.database import write_transaction
@@ -32,9 +48,12 @@ from inscriptions.models import (
     Registration,
     ServiceSession,
     Status,
+    SubmissionKey,
 )
+from inscriptions.models.submission import SUBMISSION_KEY_MAX
 from inscriptions.plugin_api import CHANNELS
 from inscriptions.pricing import compute_price, places_taken
+from inscriptions.registrations import waitlist
 from inscriptions.registrations.participants import (
     adult_view,
     child_view,
@@ -75,6 +94,12 @@ class RegistrationInput:
     form_version_id: int | None = None
     draft_id: int | None = None
     note: str = ""
+    # One-time key of this submission, made by the channel (a form's hidden field, an API client's
+    # Idempotency-Key header...): the same key again returns the first outcome, books nothing.
+    idempotency_key: str | None = None
+    # ``waitlist_siblings: parent_chooses`` services: the family agreed that everyone goes on the
+    # waiting list together when the session has room for only some of them.
+    waitlist_together: bool = False
 
 
 @dataclass
@@ -85,18 +110,38 @@ class RegistrationOutcome:
     replayed: bool = False
 
 
-class RegistrationRefused(Exception):
-    """Nothing was saved; ``general`` and per-participant ``errors`` say why, in French."""
+# Refusals a channel may want to act on (offer a choice rather than only show the message).
+NOT_ENOUGH_PLACES = "not_enough_places"
+LIMIT_REACHED = "limit_reached"
+KEY_REUSED = "key_reused"
 
-    def __init__(self, general: list[str], errors: dict[str, dict[str, str]] | None = None):
+
+class RegistrationRefused(Exception):
+    """Nothing was saved; ``general`` and per-participant ``errors`` say why, in French.
+
+    ``code`` names refusals a channel may act on (:data:`NOT_ENOUGH_PLACES`: book fewer people
+    or resubmit with ``waitlist_together``; ``places_left`` then says how many places are free).
+    """
+
+    def __init__(
+        self,
+        general: list[str],
+        errors: dict[str, dict[str, str]] | None = None,
+        *,
+        code: str = "",
+        places_left: int | None = None,
+    ):
         self.general = general
         self.errors = errors or {}
+        self.code = code
+        self.places_left = places_left
         super().__init__("; ".join(general) or "invalid answers")
 
 
 def _locked(stmt):  # type: ignore[no-untyped-def]
     # FOR UPDATE is executed on PostgreSQL; SQLite already holds the write lock (BEGIN IMMEDIATE).
-    return stmt.with_for_update()
+    # populate_existing: a row read earlier in the request must not hide the locked values.
+    return stmt.with_for_update().execution_options(populate_existing=True)
 
 
 def create_registrations(data: RegistrationInput) -> RegistrationOutcome:
@@ -104,114 +149,215 @@ def create_registrations(data: RegistrationInput) -> RegistrationOutcome:
 
     Raises :class:`RegistrationRefused` (nothing saved) or
     :class:`inscriptions.database.BusyError` (locks not obtained in time: try again).
-    A draft already submitted returns its first outcome (double click, replayed request).
+    A draft already submitted, or an ``idempotency_key`` already used by this household, returns
+    the first outcome with ``replayed=True`` (double click, replayed request); nothing more is made.
     """
     service = registry().get(data.service_code)
     if service is None:
         raise RegistrationRefused([_("This service does not exist.")])
     if data.channel not in CHANNELS:
         raise RegistrationRefused([_("Unknown channel.")])
+    if data.idempotency_key is not None and not 0 < len(data.idempotency_key) <= SUBMISSION_KEY_MAX:
+        raise RegistrationRefused([_("This submission key is not valid.")])
+    if data.form_version_id is None:
+        # A new definition writes its version and session rows: done (and committed) before the
+        # booking's locks, so the booking itself only reads them.
+        current_version(service)
 
-    with write_transaction():
-        version = (
-            db.session.get(FormVersion, data.form_version_id)
-            if data.form_version_id
-            else current_version(service)
-        )
-        if version is None or version.service_code != service.code:
-            raise RegistrationRefused([_("This form version does not exist.")])
-        defn = definition_of(version)
+    timeout = int(current_app.config.get("BOOKING_LOCK_TIMEOUT_MS", 5000))
+    try:
+        with write_transaction(lock_timeout_ms=timeout):
+            outcome = _book(service, data)
+    except IntegrityError:
+        # The same key sent at the same moment for two households: the second insert fails on
+        # the unique key (the same household's requests queue on its row lock instead).
+        found = _key_row(data.idempotency_key) if data.idempotency_key else None
+        if found is None:
+            raise
+        return _replay_key(found, data)
 
-        household = db.session.scalar(_locked(select(Household).filter_by(id=data.household_id)))
-        if household is None:
-            raise RegistrationRefused([_("This household does not exist.")])
-        draft = None
-        if data.draft_id is not None:
-            draft = db.session.scalar(_locked(select(Draft).filter_by(id=data.draft_id)))
-            if draft is not None and draft.service_code != service.code:
-                raise RegistrationRefused([_("This form does not belong to this service.")])
-            if draft is not None and draft.submitted_batch:
-                return _replay(draft.submitted_batch, household.id)
-
-        # Dates and sessions are the town's current decision (closing early, a session removed),
-        # even for a form started under an earlier version; answers follow that version.
-        live = service.definition
-        now = clock.now()
-        if not clock.as_local_aware(live.opening) <= now <= clock.as_local_aware(live.closing):
-            raise RegistrationRefused([_("Registration for this service is not open.")])
-
-        session_row = _session_for(live, service.code, data.session_code, now)
-        hview = household_view(household)
-        general: list[str] = []
-        errors: dict[str, dict[str, str]] = {}
-        prepared = []
-        if not data.participants:
-            raise RegistrationRefused([_("Choose who to register.")])
-        keys = [p.key for p in data.participants]
-        if len(set(keys)) != len(keys):
-            raise RegistrationRefused([_("The same person is listed twice.")])
-
-        lookup = file_lookup(household.id)
-        for part in data.participants:
-            _person, pview, problem = _resolve_participant(defn.audience, household, part)
-            if problem:
-                general.append(problem)
-                continue
-            general += eligibility_problems(defn, service.hooks, hview, pview)
-            result = validate_answers(
-                defn, part.answers, channel=data.channel, files=lookup, hooks=service.hooks
-            )
-            if not result.ok:
-                errors[part.key] = {k: str(v) for k, v in result.errors.items()}
-                continue
-            if _already_registered(service.code, household.id, part, session_row):
-                general.append(_("%(name)s is already registered for this service.",
-                                 name=pview.first_name if pview else household.display_name))
-                continue
-            price = compute_price(defn, service.hooks, hview, pview, result.values)
-            prepared.append((part, result.values, price, places_taken(defn, result.values)))
-        if general or errors:
-            raise RegistrationRefused(general, errors)
-
-        status = Status.ACCEPTED if defn.workflow == "automatic" else Status.SUBMITTED
-        if session_row is not None:
-            wanted = sum(p[3] for p in prepared)
-            if wanted > session_row.capacity - _places_held(session_row.id):
-                # Siblings go together: all to the waiting list rather than splitting them.
-                status = Status.WAITLISTED
-
-        batch = uuid.uuid4().hex
-        year = now.astimezone(clock.local_zone()).year
-        created = []
-        for part, values, price, places in prepared:
-            reg = Registration(
-                reference=next_reference(defn.reference_prefix, year),
-                service_code=service.code,
-                form_version_id=version.id,
-                household_id=household.id,
-                child_id=part.child_id,
-                guardian_id=part.guardian_id,
-                session_id=session_row.id if session_row else None,
-                places=places,
-                answers=values,
-                price=price.amount,
-                price_unit=price.unit,
-                price_detail=list(price.lines),
-                channel=data.channel,
-                keyed_by_id=data.keyed_by_id,
-                batch=batch,
-                status=None,
-            )
-            record_status(reg, status, by_id=data.keyed_by_id, reason=data.note)
-            db.session.add(reg)
-            created.append(reg)
-        if draft is not None:
-            draft.submitted_batch = batch
-        db.session.flush()
-        outcome = RegistrationOutcome(batch, [r.id for r in created], status)
-
-    jobs.enqueue("inscriptions.notifications:registration_received", batch)
+    if not outcome.replayed:
+        jobs.enqueue("inscriptions.notifications:registration_received", outcome.batch)
+    # Offers made inside the transaction (including by the form version sync above) are sent now.
+    waitlist.notify_pending()
     return outcome
+
+
+def _book(service, data: RegistrationInput) -> RegistrationOutcome:  # type: ignore[no-untyped-def]
+    """The booking itself, inside the write transaction (see the module's locking discipline)."""
+    version = (
+        db.session.get(FormVersion, data.form_version_id)
+        if data.form_version_id
+        else current_version(service)
+    )
+    if version is None or version.service_code != service.code:
+        raise RegistrationRefused([_("This form version does not exist.")])
+    defn = definition_of(version)
+
+    # 1. The household row: serialises this household's bookings (limits, keys, duplicates).
+    household = db.session.scalar(_locked(select(Household).filter_by(id=data.household_id)))
+    if household is None:
+        raise RegistrationRefused([_("This household does not exist.")])
+    if data.idempotency_key:
+        found = _key_row(data.idempotency_key)
+        if found is not None:
+            return _replay_key(found, data)
+    draft = None
+    if data.draft_id is not None:
+        draft = db.session.scalar(_locked(select(Draft).filter_by(id=data.draft_id)))
+        if draft is not None and draft.service_code != service.code:
+            raise RegistrationRefused([_("This form does not belong to this service.")])
+        if draft is not None and draft.submitted_batch:
+            return _replay(draft.submitted_batch, household.id)
+
+    # Dates, sessions and booking rules are the town's current decision (closing early, a session
+    # removed, a limit added), even for a form started under an earlier version; answers follow
+    # that version.
+    live = service.definition
+    now = clock.now()
+    if now > clock.as_local_aware(live.closing):
+        raise RegistrationRefused([_("Registration for this service is not open.")])
+    if not data.participants:
+        raise RegistrationRefused([_("Choose who to register.")])
+    keys = [p.key for p in data.participants]
+    if len(set(keys)) != len(keys):
+        raise RegistrationRefused([_("The same person is listed twice.")])
+    _check_limits(live, service.code, household.id, len(data.participants))
+
+    # 2. The session row(s), sorted by id: capacity and waiting list.
+    session_row = _session_for(live, service.code, data.session_code, now)
+    hview = household_view(household)
+    general: list[str] = []
+    errors: dict[str, dict[str, str]] = {}
+    prepared = []
+    lookup = file_lookup(household.id)
+    for part in data.participants:
+        _person, pview, problem = _resolve_participant(defn.audience, household, part)
+        if problem:
+            general.append(problem)
+            continue
+        # Includes "registration opens for them on ..." (opening and priority windows).
+        general += eligibility_problems(defn, service.hooks, hview, pview, now=now)
+        result = validate_answers(
+            defn, part.answers, channel=data.channel, files=lookup, hooks=service.hooks
+        )
+        if not result.ok:
+            errors[part.key] = {k: str(v) for k, v in result.errors.items()}
+            continue
+        if _already_registered(service.code, household.id, part, session_row):
+            general.append(_("%(name)s is already registered for this service.",
+                             name=pview.first_name if pview else household.display_name))
+            continue
+        price = compute_price(defn, service.hooks, hview, pview, result.values)
+        prepared.append((part, result.values, price, places_taken(defn, result.values)))
+    if general or errors:
+        raise RegistrationRefused(general, errors)
+
+    status = Status.ACCEPTED if defn.workflow == "automatic" else Status.SUBMITTED
+    if session_row is not None:
+        status = _capacity_status(live, session_row, prepared, data, status)
+
+    batch = uuid.uuid4().hex
+    year = now.astimezone(clock.local_zone()).year
+    created = []
+    for part, values, price, places in prepared:
+        reg = Registration(
+            # 3. The reference counter's row (UPDATE ... RETURNING): the last lock taken.
+            reference=next_reference(defn.reference_prefix, year),
+            service_code=service.code,
+            form_version_id=version.id,
+            household_id=household.id,
+            child_id=part.child_id,
+            guardian_id=part.guardian_id,
+            session_id=session_row.id if session_row else None,
+            places=places,
+            answers=values,
+            price=price.amount,
+            price_unit=price.unit,
+            price_detail=list(price.lines),
+            channel=data.channel,
+            keyed_by_id=data.keyed_by_id,
+            batch=batch,
+            status=None,
+        )
+        record_status(reg, status, by_id=data.keyed_by_id, reason=data.note)
+        db.session.add(reg)
+        created.append(reg)
+    if draft is not None:
+        draft.submitted_batch = batch
+    if data.idempotency_key:
+        db.session.add(SubmissionKey(key=data.idempotency_key, household_id=household.id,
+                                     service_code=service.code, batch=batch))
+    db.session.flush()
+    if session_row is not None and status == Status.WAITLISTED:
+        # Places freed but not yet offered (the expiry cron has not run) go to the head of the
+        # queue now, under the session lock already held.
+        waitlist.promote(session_row.id)
+    return RegistrationOutcome(batch, [r.id for r in created], status)
+
+
+def _capacity_status(live, session_row: ServiceSession, prepared: list, data: RegistrationInput,  # type: ignore[no-untyped-def]
+                     status: str) -> str:
+    """The status of every participant of the booking: all get a place, or all wait together."""
+    if _queue_waiting(session_row.id):
+        # Places that look free are kept for the waiting list's offers: newcomers queue behind it.
+        return Status.WAITLISTED
+    wanted = sum(p[3] for p in prepared)
+    left = session_row.capacity - _places_held(session_row.id)
+    if wanted <= left:
+        return status
+    if len(prepared) > 1 and left > 0 and live.waitlist_siblings == "parent_chooses" and not data.waitlist_together:
+        # Never split siblings: the family chooses between fewer people now and all waiting.
+        raise RegistrationRefused(
+            [ngettext("Only %(num)s place is left in this session for the %(count)s people you chose.",
+                      "Only %(num)s places are left in this session for the %(count)s people you chose.",
+                      left, count=len(prepared)),
+             _("Register fewer people now, or put all of them on the waiting list together.")],
+            code=NOT_ENOUGH_PLACES,
+            places_left=left,
+        )
+    return Status.WAITLISTED
+
+
+def _check_limits(live, service_code: str, household_id: int, count: int) -> None:  # type: ignore[no-untyped-def]
+    per_booking = live.limits.per_booking
+    if per_booking is not None and count > per_booking:
+        raise RegistrationRefused(
+            [ngettext("You can register at most %(num)s person in one booking.",
+                      "You can register at most %(num)s people in one booking.", per_booking)],
+            code=LIMIT_REACHED,
+        )
+    per_household = live.limits.per_household
+    if per_household is None:
+        return
+    current = int(db.session.scalar(
+        select(func.count(Registration.id)).where(
+            Registration.service_code == service_code,
+            Registration.household_id == household_id,
+            Registration.status.in_(ACTIVE_STATUSES),
+        )
+    ) or 0)
+    if current + count > per_household:
+        raise RegistrationRefused(
+            [ngettext("Your household can have at most %(num)s registration for this service "
+                      "(it already has %(current)s).",
+                      "Your household can have at most %(num)s registrations for this service "
+                      "(it already has %(current)s).", per_household, current=current)],
+            code=LIMIT_REACHED,
+        )
+
+
+def _key_row(key: str) -> SubmissionKey | None:
+    return db.session.scalar(select(SubmissionKey).filter_by(key=key))
+
+
+def _replay_key(found: SubmissionKey, data: RegistrationInput) -> RegistrationOutcome:
+    if found.household_id != data.household_id:
+        # Someone else's submission: say nothing about what it created.
+        raise RegistrationRefused([_("This submission belongs to another household.")], code=KEY_REUSED)
+    if found.service_code != data.service_code:
+        raise RegistrationRefused([_("This submission was already used for another service.")], code=KEY_REUSED)
+    return _replay(found.batch, found.household_id)
 
 
 def _replay(batch: str, household_id: int) -> RegistrationOutcome:
@@ -229,12 +375,22 @@ def _session_for(defn, service_code: str, code: str | None, now: dt.datetime) ->
         return None
     if not code or defn.session(code) is None:
         raise RegistrationRefused([_("Choose a session.")])
-    row = db.session.scalar(_locked(select(ServiceSession).filter_by(service_code=service_code, code=code)))
-    if row is None:
+    rows = _lock_sessions(service_code, [code])
+    if not rows:
         raise RegistrationRefused([_("Choose a session.")])
+    row = rows[0]
     if row.starts_at.replace(tzinfo=dt.UTC) <= now:
         raise RegistrationRefused([_("This session has already started.")])
     return row
+
+
+def _lock_sessions(service_code: str, codes: list[str]) -> list[ServiceSession]:
+    """Lock session rows in id order: any two writers locking several sessions agree on the order."""
+    return list(db.session.scalars(_locked(
+        select(ServiceSession)
+        .where(ServiceSession.service_code == service_code, ServiceSession.code.in_(sorted(codes)))
+        .order_by(ServiceSession.id)
+    )))
 
 
 def _resolve_participant(audience: str, household: Household, part: ParticipantInput):  # type: ignore[no-untyped-def]
@@ -269,6 +425,14 @@ def _already_registered(
         else Registration.session_id == session_row.id,
     )
     return bool(db.session.scalar(query))
+
+
+def _queue_waiting(session_id: int) -> bool:
+    """Whether people wait for this session. Offered entries already hold their places, so
+    places beyond them are free for anyone; places freed while people wait are theirs."""
+    return bool(db.session.scalar(select(exists().where(
+        Registration.session_id == session_id, Registration.status == Status.WAITLISTED,
+    ))))
 
 
 def _places_held(session_id: int) -> int:

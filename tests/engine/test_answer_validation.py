@@ -92,29 +92,29 @@ def test_good_values_are_cleaned(defn: ServiceDefinition, field: str, raw: Any, 
 
 
 @pytest.mark.parametrize(("field", "raw", "message"), [
-    ("nickname", "x" * 11, "At most 10 characters."),
-    ("notes", "x" * 21, "At most 20 characters."),
-    ("email", "parent@", "Invalid e-mail address"),
-    ("phone", "06 12 34 56 7", "Invalid phone number"),
-    ("phone", "12", "Invalid phone number"),
-    ("postcode", "7501", "Invalid postcode"),
-    ("postcode", "00100", "Invalid postcode"),
-    ("postcode", "99991", "Invalid postcode"),
-    ("day", "31/02/2026", "Invalid date"),
-    ("day", "12/31/2026", "Invalid date"),
-    ("day", "2025-12-31", "outside the allowed dates"),
-    ("day", "01/01/2028", "outside the allowed dates"),
-    ("birth", "14/03/0019", "Invalid date"),  # a typing slip, not the year 19
-    ("seats", "-1", "at least 0"),
-    ("seats", "7", "at most 6"),
-    ("seats", "2.5", "whole number"),
-    ("seats", "deux", "whole number"),
-    ("seats", True, "whole number"),
-    ("colour", "green", "Invalid choice."),
-    ("sports", ["judo", "foot", "tennis"], "at most 2"),
-    ("sports", ["boxe"], "Invalid choice."),
-    ("days", ["wed"], "Invalid choice."),
-    ("allergy", "peut-être", "Choose yes or no."),
+    ("nickname", "x" * 11, "10 caractères au maximum."),
+    ("notes", "x" * 21, "20 caractères au maximum."),
+    ("email", "parent@", "Adresse e-mail non valide"),
+    ("phone", "06 12 34 56 7", "Numéro de téléphone non valide"),
+    ("phone", "12", "Numéro de téléphone non valide"),
+    ("postcode", "7501", "Code postal non valide"),
+    ("postcode", "00100", "Code postal non valide"),
+    ("postcode", "99991", "Code postal non valide"),
+    ("day", "31/02/2026", "Date non valide"),
+    ("day", "12/31/2026", "Date non valide"),
+    ("day", "2025-12-31", "en dehors des dates possibles"),
+    ("day", "01/01/2028", "en dehors des dates possibles"),
+    ("birth", "14/03/0019", "Date non valide"),  # a typing slip, not the year 19
+    ("seats", "-1", "d'au moins 0"),
+    ("seats", "7", "de 6 au maximum"),
+    ("seats", "2.5", "nombre entier"),
+    ("seats", "deux", "nombre entier"),
+    ("seats", True, "nombre entier"),
+    ("colour", "green", "Choix non valide."),
+    ("sports", ["judo", "foot", "tennis"], "au maximum 2 réponse(s)"),
+    ("sports", ["boxe"], "Choix non valide."),
+    ("days", ["wed"], "Choix non valide."),
+    ("allergy", "peut-être", "Choisissez oui ou non."),
 ])
 def test_bad_values_are_refused(defn: ServiceDefinition, field: str, raw: Any, message: str) -> None:
     result = check(defn, {field: raw})
@@ -131,7 +131,7 @@ def test_empty_optional_fields_are_not_stored(defn: ServiceDefinition) -> None:
 
 def test_consent_required_must_be_ticked(defn: ServiceDefinition) -> None:
     result = validate_answers(defn, {}, channel="web")
-    assert str(result.errors["rules"]) == "Tick this box to continue."
+    assert str(result.errors["rules"]) == "Cochez cette case pour continuer."
 
 
 def test_hidden_fields_are_dropped_and_never_stored(defn: ServiceDefinition) -> None:
@@ -156,7 +156,7 @@ def test_visible_fields_follow_their_condition(defn: ServiceDefinition) -> None:
 def test_required_only_when_visible(defn: ServiceDefinition) -> None:
     assert check(defn, {"sports": ["judo"]}).ok
     result = check(defn, {"sports": ["tennis"]})
-    assert str(result.errors["tennis_level"]) == "This answer is required."
+    assert str(result.errors["tennis_level"]) == "Cette réponse est obligatoire."
 
 
 def test_required_online_is_optional_for_agents(defn: ServiceDefinition) -> None:
@@ -199,13 +199,13 @@ def test_group_rows(defn: ServiceDefinition) -> None:
 def test_group_too_many_rows(defn: ServiceDefinition) -> None:
     rows = [{"name": n, "phone": "0611111111"} for n in ("A", "B", "C")]
     result = check(defn, {"contacts": rows})
-    assert str(result.errors["contacts"]) == "At most 2 lines."
+    assert str(result.errors["contacts"]) == "2 lignes au maximum."
 
 
 def test_group_required_sub_fields(defn: ServiceDefinition) -> None:
     result = check(defn, {"contacts": [{"name": "", "phone": "0611111111"}, {"name": "B", "phone": "12"}]})
-    assert str(result.errors["contacts.0.name"]) == "This answer is required."
-    assert "Invalid phone number" in str(result.errors["contacts.1.phone"])
+    assert str(result.errors["contacts.0.name"]) == "Cette réponse est obligatoire."
+    assert "Numéro de téléphone non valide" in str(result.errors["contacts.1.phone"])
     # The phone is "required: online": an agent may key a row without it.
     assert check(defn, {"contacts": [{"name": "B"}]}, channel="paper").ok
     assert "contacts.0.phone" in check(defn, {"contacts": [{"name": "B"}]}, channel="web").errors
@@ -253,8 +253,8 @@ def test_hook_errors_only_run_on_clean_answers() -> None:
     service = registry().get("cinema")
     result = validate_answers(service.definition, {"child_seats": "9", "adult_seats": "9"}, channel="web",
                               hooks=service.hooks)
-    assert "at most 6" in str(result.errors["child_seats"])
-    assert "at most 6" in str(result.errors["adult_seats"])
+    assert "de 6 au maximum" in str(result.errors["child_seats"])
+    assert "de 6 au maximum" in str(result.errors["adult_seats"])
 
 
 def test_definition_survives_its_json_copy(defn: ServiceDefinition) -> None:
@@ -271,9 +271,9 @@ UPLOADS = {"tok-pdf": ("pdf", 1024 * 1024), "tok-jpeg": ("jpeg", 1000), "tok-big
 
 @pytest.mark.parametrize(("token", "error"), [
     ("tok-pdf", None),
-    ("tok-unknown", "File not found"),
-    ("tok-jpeg", "This type of file is not accepted."),
-    ("tok-big", "File too large (2 MB at most)."),
+    ("tok-unknown", "Fichier introuvable"),
+    ("tok-jpeg", "Ce type de fichier n'est pas accepté."),
+    ("tok-big", "Fichier trop lourd (2 Mo au maximum)."),
 ])
 def test_file_answers_point_to_uploads(token: str, error: str | None) -> None:
     form = {"pages": [{"title": "T", "fields": [FILE_FIELD]}]}

@@ -133,7 +133,7 @@ def test_closing_date_of_the_current_definition_applies_to_older_forms(
     write_definition(root, "cantine", {**read_definition("cantine"), "closing": "2026-09-10T18:00:00"})
     use_plugins(root)
     household = make_household()
-    with pytest.raises(RegistrationRefused, match="not open"):
+    with pytest.raises(RegistrationRefused, match="ne sont pas ouvertes"):
         book("cantine", household, children=household.children, answers=CANTEEN_ANSWERS, form_version_id=v1.id)
 
 

@@ -46,7 +46,7 @@ def test_qf_brackets_boundaries(qf: int, amount: str) -> None:
 def test_qf_brackets_without_qf_is_the_highest_price() -> None:
     result = price(definition("cantine"), None)
     assert result.amount == Decimal("4.80")
-    assert result.lines == ("Price without a known quotient familial",)
+    assert result.lines == ("Tarif sans quotient familial connu",)
 
 
 def test_qf_brackets_without_qf_setting() -> None:

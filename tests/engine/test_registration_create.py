@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from engine_helpers import CANTEEN_ANSWERS, PLUGINS, POOL_ANSWERS, born, minimal_definition, read_definition
+from flask_babel import gettext
 from sqlalchemy import func, select
 
 from inscriptions.definitions.registry import current_version, registry
@@ -29,6 +30,7 @@ from inscriptions.registrations.create import (
     create_registrations,
 )
 from inscriptions.registrations.participants import child_view
+from inscriptions.registrations.windows import moment_text
 
 CINEMA_ANSWERS = {"child_seats": "2", "adult_seats": "1", "snack_allergy": "non"}
 
@@ -139,7 +141,7 @@ def test_one_invalid_sibling_saves_nothing(make_household, book) -> None:
         book("cantine", household, children=household.children, answers=CANTEEN_ANSWERS,
              per_child={hugo.id: {"diet": "halal"}})
     assert set(refused.value.errors) == {f"child:{hugo.id}"}
-    assert refused.value.errors[f"child:{hugo.id}"] == {"diet": "Invalid choice."}
+    assert refused.value.errors[f"child:{hugo.id}"] == {"diet": "Choix non valide."}
     assert count(Registration) == 0
     assert count(StatusChange) == 0
     # The reference counter was rolled back too: no gap in the numbers.
@@ -150,7 +152,7 @@ def test_one_invalid_sibling_saves_nothing(make_household, book) -> None:
 def test_same_child_twice_in_one_action_is_refused(make_household) -> None:
     household = make_household()
     child_id = household.children[0].id
-    with pytest.raises(RegistrationRefused, match="listed twice"):
+    with pytest.raises(RegistrationRefused, match="figure deux fois"):
         create_registrations(RegistrationInput(
             service_code="cantine", household_id=household.id, channel="web",
             participants=[ParticipantInput(child_id=child_id, answers=CANTEEN_ANSWERS)] * 2,
@@ -159,16 +161,16 @@ def test_same_child_twice_in_one_action_is_refused(make_household) -> None:
 
 def test_child_of_another_household_is_refused(make_household, book) -> None:
     mine, other = make_household(), make_household(last_name="Durand")
-    with pytest.raises(RegistrationRefused, match="Choose a child of the household"):
+    with pytest.raises(RegistrationRefused, match="Choisissez un enfant du foyer"):
         book("cantine", mine, children=other.children, answers=CANTEEN_ANSWERS)
     assert count(Registration) == 0
 
 
 def test_unknown_service_and_channel_are_refused(make_household, book) -> None:
     household = make_household()
-    with pytest.raises(RegistrationRefused, match="does not exist"):
+    with pytest.raises(RegistrationRefused, match="n'existe pas"):
         book("patinoire", household, children=household.children)
-    with pytest.raises(RegistrationRefused, match="Unknown channel"):
+    with pytest.raises(RegistrationRefused, match="Canal inconnu"):
         book("cantine", household, children=household.children, answers=CANTEEN_ANSWERS, channel="fax")
 
 
@@ -213,21 +215,21 @@ def test_cinema_seat_rule_refuses_the_booking(make_household, book) -> None:
 
 def test_cinema_refuses_a_child_as_participant(make_household, book) -> None:
     household = make_household()
-    with pytest.raises(RegistrationRefused, match="whole household"):
+    with pytest.raises(RegistrationRefused, match="tout le foyer"):
         book("cinema", household, children=household.children, answers=CINEMA_ANSWERS, session="2027-01-16")
 
 
 def test_sessions_must_be_chosen_and_not_started(make_household, book, frozen_clock) -> None:
     household = make_household()
-    with pytest.raises(RegistrationRefused, match="Choose a session"):
+    with pytest.raises(RegistrationRefused, match="Choisissez une séance"):
         book("cinema", household, answers=CINEMA_ANSWERS)
-    with pytest.raises(RegistrationRefused, match="Choose a session"):
+    with pytest.raises(RegistrationRefused, match="Choisissez une séance"):
         book("cinema", household, answers=CINEMA_ANSWERS, session="2030-01-01")
-    with pytest.raises(RegistrationRefused, match="no sessions"):
+    with pytest.raises(RegistrationRefused, match="pas de séance à choisir"):
         book("cantine", household, children=household.children, answers=CANTEEN_ANSWERS, session="x")
     # 12 December 2026 15:00 in Paris is 14:00 UTC.
     frozen_clock(dt.datetime(2026, 12, 12, 14, 0, tzinfo=dt.UTC))
-    with pytest.raises(RegistrationRefused, match="already started"):
+    with pytest.raises(RegistrationRefused, match="déjà commencé"):
         book("cinema", household, answers=CINEMA_ANSWERS, session="2026-12-12")
     frozen_clock(dt.datetime(2026, 12, 12, 13, 59, tzinfo=dt.UTC))
     assert book("cinema", household, answers=CINEMA_ANSWERS, session="2026-12-12").status == "accepted"
@@ -240,8 +242,8 @@ def test_age_out_of_range_is_refused(make_household, book) -> None:
     with pytest.raises(RegistrationRefused) as refused:
         book("piscine", household, children=household.children, answers=POOL_ANSWERS, session="sam-10h")
     assert refused.value.general == [
-        "Ado must be between 6 and 12 years old on 01/09/2026.",
-        "Petit must be between 6 and 12 years old on 01/09/2026.",
+        "Ado doit avoir entre 6 et 12 ans le 1 septembre 2026.",
+        "Petit doit avoir entre 6 et 12 ans le 1 septembre 2026.",
     ]
     assert count(Registration) == 0
 
@@ -251,20 +253,27 @@ def test_residents_only(make_household, book, plugins_dir, use_plugins) -> None:
     outsider = make_household(resident=False)
     with pytest.raises(RegistrationRefused) as refused:
         book("atelier", outsider, children=outsider.children, answers={"level": "a"})
-    assert refused.value.general == ["This service is for residents of the town only."]
+    assert refused.value.general == ["Ce service est réservé aux habitants de la commune."]
     resident = make_household()
     assert book("atelier", resident, children=resident.children, answers={"level": "a"}).status == "accepted"
 
 
-@pytest.mark.parametrize("moment", [
-    dt.datetime(2026, 9, 1, 6, 29, tzinfo=dt.UTC),  # 08:29 in Paris, a minute before opening
-    dt.datetime(2027, 3, 31, 22, 0, tzinfo=dt.UTC),  # 1 April 2027 00:00 in Paris, after closing
+@pytest.mark.parametrize("moment, before_opening", [
+    (dt.datetime(2026, 9, 1, 6, 29, tzinfo=dt.UTC), True),  # 08:29 in Paris, a minute before opening
+    (dt.datetime(2027, 3, 31, 22, 0, tzinfo=dt.UTC), False),  # 1 April 2027 00:00 in Paris, after closing
 ])
-def test_closed_service_is_refused(make_household, book, frozen_clock, moment: dt.datetime) -> None:
+def test_closed_service_is_refused(make_household, book, frozen_clock, moment: dt.datetime,
+                                   before_opening: bool) -> None:
     household = make_household(children=[("Jules", born(8))])
     frozen_clock(moment)
-    with pytest.raises(RegistrationRefused, match="not open"):
+    with pytest.raises(RegistrationRefused) as refused:
         book("piscine", household, children=household.children, answers=POOL_ANSWERS, session="sam-10h")
+    if before_opening:  # the refusal says when it opens
+        expected = gettext("Registration opens for %(name)s on %(when)s.", name="Jules",
+                           when=moment_text(dt.datetime(2026, 9, 1, 8, 30)))
+    else:
+        expected = gettext("Registration for this service is not open.")
+    assert refused.value.general == [expected]
 
 
 def test_opening_minute_is_open(make_household, book, frozen_clock) -> None:
@@ -280,7 +289,7 @@ def test_already_registered_is_refused(make_household, book) -> None:
     book("cantine", household, children=[lea], answers=CANTEEN_ANSWERS)
     with pytest.raises(RegistrationRefused) as refused:
         book("cantine", household, children=household.children, answers=CANTEEN_ANSWERS)
-    assert refused.value.general == ["Léa is already registered for this service."]
+    assert refused.value.general == ["Léa a déjà une inscription à ce service."]
     assert count(Registration) == 1  # Hugo was not registered alone either
 
 
@@ -313,10 +322,8 @@ def test_full_session_puts_on_the_waiting_list(make_household, book, plugins_dir
     assert [r.status for r in registrations()] == ["submitted", "waitlisted", "waitlisted"]
     assert [h.to_status for h in registrations()[1].history] == ["waitlisted"]
     third = make_household(children=[("Noé", born(10))])
+    # The place left is kept for the waiting list: a newcomer cannot jump the queue.
     assert book("piscine", third, children=third.children, answers=POOL_ANSWERS,
-                session="mer-14h").status == "submitted"  # waiting entries hold no place
-    fourth = make_household(children=[("Zoé", born(10))])
-    assert book("piscine", fourth, children=fourth.children, answers=POOL_ANSWERS,
                 session="mer-14h").status == "waitlisted"
 
 
@@ -329,8 +336,9 @@ def test_cinema_capacity_counts_seats(make_household, book, plugins_dir, use_plu
                 session="2027-01-16").status == "accepted"
     assert book("cinema", b, answers={**CINEMA_ANSWERS, "child_seats": "1", "adult_seats": "1"},
                 session="2027-01-16").status == "waitlisted"
+    # One seat is free, but b waits for it: c queues behind b.
     assert book("cinema", c, answers={**CINEMA_ANSWERS, "child_seats": "0", "adult_seats": "1"},
-                session="2027-01-16").status == "accepted"
+                session="2027-01-16").status == "waitlisted"
 
 
 def test_capacity_is_read_from_the_database(make_household, book) -> None:
@@ -374,7 +382,7 @@ def test_draft_of_another_household_is_not_replayed(make_household, book) -> Non
     household, other = make_household(), make_household(last_name="Durand")
     draft = _draft(household)
     book("cantine", household, children=household.children, answers=CANTEEN_ANSWERS, draft_id=draft.id)
-    with pytest.raises(RegistrationRefused, match="does not belong"):
+    with pytest.raises(RegistrationRefused, match="n'appartient pas"):
         book("cantine", other, children=other.children, answers=CANTEEN_ANSWERS, draft_id=draft.id)
     assert count(Registration) == 1
 
@@ -382,7 +390,7 @@ def test_draft_of_another_household_is_not_replayed(make_household, book) -> Non
 def test_draft_of_another_service_is_refused(make_household, book) -> None:
     household = make_household(children=[("Jules", born(8))])
     draft = _draft(household, "cantine")
-    with pytest.raises(RegistrationRefused, match="does not belong"):
+    with pytest.raises(RegistrationRefused, match="n'appartient pas"):
         book("piscine", household, children=household.children, answers=POOL_ANSWERS, session="sam-10h",
              draft_id=draft.id)
     assert db.session.get(Draft, draft.id).submitted_batch is None
@@ -401,7 +409,7 @@ def test_confirmation_email_is_sent_after_booking(make_household, book, outbox) 
     assert "\n" not in message.subject
     body = message.body
     for expected in ("Léa Martin", "Hugo Martin", "CAN-2026-000001", "CAN-2026-000002", "2,40 €", "repas",
-                     "Accepted", "01 23 45 67 89", "Mairie de Villebelle, guichet famille"):
+                     "Acceptée", "01 23 45 67 89", "Mairie de Villebelle, guichet famille"):
         assert expected in body, expected
 
 
@@ -414,9 +422,9 @@ def test_waitlisted_pool_email_mentions_session_and_status(make_household, book,
     book("piscine", household, children=household.children, answers=POOL_ANSWERS, session="mer-14h")
     body = outbox[-1].body
     assert "Mercredi 14 h" in body
-    assert "On the waiting list" in body
-    assert "waiting list. We will write to you" in body
-    assert "Submitted, awaiting review" in outbox[0].body
+    assert "Sur liste d'attente" in body
+    assert "liste d'attente. Nous vous écrirons" in body
+    assert "Demande envoyée, en attente de réponse" in outbox[0].body
 
 
 def test_household_without_email_gets_no_message(make_household, book, outbox) -> None:

@@ -43,8 +43,8 @@ def test_every_field_type_is_rendered(client, portal, logged_in):
     assert 'type="radio"' in _input(html, f"{p}-colour")
     assert f'<label class="choice__label" for="{p}-colour-1">Bleu' in html
     assert 'type="checkbox"' in _input(html, f"{p}-sports")
-    assert f'for="{p}-days-0">Monday' in html and f'for="{p}-days-1">Wednesday' in html
-    assert f'for="{p}-helmet-0">Yes' in html and f'for="{p}-helmet-1">No' in html
+    assert f'for="{p}-days-0">Lundi' in html and f'for="{p}-days-1">Mercredi' in html
+    assert f'for="{p}-helmet-0">Oui' in html and f'for="{p}-helmet-1">Non' in html
     assert 'type="checkbox"' in _input(html, f"{p}-agree")
     doc = _input(html, f"{p}-doc")
     assert 'type="file"' in doc and 'accept=".pdf,application/pdf"' in doc
@@ -52,11 +52,11 @@ def test_every_field_type_is_rendered(client, portal, logged_in):
     # A group shows all its rows, no script needed to add one.
     for row in range(3):
         assert f'name="{p}-people-{row}-name"' in html and f'name="{p}-people-{row}-phone"' in html
-    assert "Person 3</legend>" in html
+    assert "Personne 3</legend>" in html
     # Conditions in words, and the privacy note on a sensitive field.
-    assert "Only if you answered “Bleu” to “Couleur”<" in html
-    assert "Only if you ticked “Judo” in “Sports”<" in html
-    assert f'id="{p}-helmet-private"' in html and "only seen by the staff who need it" in html
+    assert "Seulement si vous avez répondu « Bleu » à la question « Couleur »<" in html
+    assert "Seulement si vous avez coché « Judo » à la question « Sports »<" in html
+    assert f'id="{p}-helmet-private"' in html and "seuls les agents qui en ont besoin voient cette réponse" in html
     assert re.search(rf'<fieldset[^>]*aria-describedby="{p}-helmet-private"', html)
 
 
@@ -117,15 +117,15 @@ def test_validation_errors_go_back_on_their_fields(app):
     result = validate_answers(defn, web.form_to_raw(form)[0], channel="web", pages=[0])
     left = web.apply_errors(form, {**result.errors, "elsewhere": "Not on this page"})
     assert left == {"elsewhere": "Not on this page"}
-    assert form["nickname"].errors == ["This answer is required."]
-    assert form["count"].errors == ["Write a whole number."]
-    assert form["people"].entries[0].form["name"].errors == ["This answer is required."]
+    assert form["nickname"].errors == ["Cette réponse est obligatoire."]
+    assert form["count"].errors == ["Écrivez un nombre entier."]
+    assert form["people"].entries[0].form["name"].errors == ["Cette réponse est obligatoire."]
     assert form["people"].entries[1].form["phone"].errors
     links = web.error_links(form, "Léa")
     targets = [link.target for link in links]
     assert targets == ["c1-nickname", "c1-count", "c1-people-0-name", "c1-people-1-phone"]
     assert links[0].text.startswith("Léa – Surnom")
-    assert "Person 2 – Téléphone" in links[3].text
+    assert "Personne 2 – Téléphone" in links[3].text
 
 
 def test_answers_in_words(app):
@@ -135,12 +135,12 @@ def test_answers_in_words(app):
               "people": [{"name": "Paul", "phone": "06 12 34 56 78"}]}
     words = {a.name: a for a in web.answers_in_words(defn.form.pages[0].fields, values, file_names={"tok": "a.pdf"})}
     assert words["colour"].text == "Bleu" and words["shade"].text == "marine"
-    assert words["sports"].text == "Football" and words["days"].text == "Monday, Wednesday"
-    assert words["helmet"].text == "No" and words["helmet"].sensitive
-    assert words["agree"].text == "Yes, I agree"
+    assert words["sports"].text == "Football" and words["days"].text == "Lundi, Mercredi"
+    assert words["helmet"].text == "Non" and words["helmet"].sensitive
+    assert words["agree"].text == "Oui, j'accepte"
     assert "2026" in words["day"].text and "-" not in words["day"].text
     assert words["doc"].text == "a.pdf" and words["doc"].file_token == "tok"
     assert words["people"].rows[0][0].text == "Paul"
-    assert words["nickname"].text == "Not answered"
+    assert words["nickname"].text == "Pas de réponse"
     # A hidden conditional field is not listed.
     assert "belt" not in words

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import unescape
+
 import pytest
 from flask import g
 
@@ -26,18 +28,18 @@ def test_my_registrations_grouped_by_service(client, portal, logged_in):
     page = client.get("/mes-inscriptions").get_data(as_text=True)
     assert "Restauration scolaire</h2>" in page
     assert reg.reference in page and "Léa Martin" in page
-    assert "Accepted" in page and "2,40 € per repas" in page
+    assert "Acceptée" in page and "2,40 € par repas" in page
     assert f'href="/mes-inscriptions/{reg.reference}"' in page
 
 
 def test_detail_shows_answers_price_and_history(client, portal, logged_in):
     reg = _register_canteen(portal, logged_in)
     page = client.get(f"/mes-inscriptions/{reg.reference}").get_data(as_text=True)
-    assert "Sans viande" in page and "Tuesday" in page
+    assert "Sans viande" in page and "Mardi" in page
     assert "Lait" in page  # the family sees its own sensitive answers
     assert "Quotient familial 600" in page  # the price detail line
-    assert "Registration made: Accepted" in page and "by you" in page
-    assert "Form version" in page
+    assert "Inscription faite : Acceptée" in page and "par vous" in page
+    assert "Version du formulaire" in page
     assert f'href="/mes-inscriptions/{reg.reference}/annulation"' in page
 
 
@@ -45,7 +47,7 @@ def test_cancel_asks_then_cancels(client, portal, logged_in):
     reg = _register_canteen(portal, logged_in)
     url = f"/mes-inscriptions/{reg.reference}/annulation"
     confirm = client.get(url).get_data(as_text=True)
-    assert "Cancel this registration?" in confirm and 'name="csrf_token"' in confirm
+    assert "Annuler cette inscription ?" in confirm and 'name="csrf_token"' in confirm
     response = client.post(url, data={"reason": "Nous déménageons"})
     assert response.headers["Location"].endswith(f"/mes-inscriptions/{reg.reference}")
     db.session.expire_all()
@@ -54,13 +56,13 @@ def test_cancel_asks_then_cancels(client, portal, logged_in):
     assert (last.from_status, last.to_status, last.reason) == ("accepted", "cancelled", "Nous déménageons")
     account = db.session.scalar(db.select(Account).filter_by(guardian_id=logged_in.guardians[0].id))
     assert last.by_id == account.id
-    page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert f"The registration {reg.reference} is cancelled." in page
+    page = unescape(client.get(response.headers["Location"]).get_data(as_text=True))
+    assert f"L'inscription {reg.reference} est annulée." in page
     assert "/annulation" not in page  # no second cancel button
     # A second cancel (another tab) is refused, nothing changes.
     again = client.post(url)
     assert again.status_code == 302
-    assert "cannot be cancelled online" in client.get(again.headers["Location"]).get_data(as_text=True)
+    assert "ne peut pas être annulée en ligne" in client.get(again.headers["Location"]).get_data(as_text=True)
     db.session.expire_all()
     assert len(reg.history) == 2
 
@@ -68,9 +70,9 @@ def test_cancel_asks_then_cancels(client, portal, logged_in):
 def test_cancel_registration_refusals(app, portal, logged_in):
     reg = _register_canteen(portal, logged_in)
     cancel_registration(reg.id, by_id=None, reason="x")
-    with pytest.raises(CancellationRefused, match="already cancelled"):
+    with pytest.raises(CancellationRefused, match="déjà annulée"):
         cancel_registration(reg.id, by_id=None)
-    with pytest.raises(CancellationRefused, match="does not exist"):
+    with pytest.raises(CancellationRefused, match="n'existe pas"):
         cancel_registration(999_999, by_id=None)
 
 
@@ -84,7 +86,7 @@ def test_service_without_online_cancelling(client, portal, logged_in):
     page = client.get(f"/mes-inscriptions/{reg.reference}").get_data(as_text=True)
     assert "/annulation" not in page
     assert client.post(f"/mes-inscriptions/{reg.reference}/annulation").status_code == 302
-    with pytest.raises(CancellationRefused, match="cannot be cancelled online"):
+    with pytest.raises(CancellationRefused, match="ne peuvent pas être annulées en ligne"):
         cancel_registration(reg.id, by_id=None)
     db.session.expire_all()
     assert reg.status == Status.ACCEPTED

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from html import unescape
 
 from flask import g
 
@@ -13,27 +14,27 @@ from inscriptions.settings import PROJECT_ROOT
 
 
 def test_index_lists_services_with_their_state(client):
-    html = client.get("/").get_data(as_text=True)
+    html = unescape(client.get("/").get_data(as_text=True))
     assert "Restauration scolaire" in html and 'href="/services/cantine"' in html
-    assert "Registration is open until 30 juin 2027 at 23:59." in html
+    assert "Les inscriptions sont ouvertes jusqu'au 30 juin 2027 à 23:59." in html
     futur = html[html.index("Futur test"):]
-    assert "Not open yet" in futur[:600] and "Registration opens on" in futur[:600]
+    assert "Pas encore ouvert" in futur[:600] and "Les inscriptions ouvriront le" in futur[:600]
 
 
 def test_service_page_shows_who_prices_and_dates(client):
     html = client.get("/services/cantine").get_data(as_text=True)
-    assert "From 2 to 12 years old" in html
+    assert "De 2 à 12 ans" in html
     assert "Quotient familial" in html
-    assert re.search(r"From 0 to 450</th><td>1,00 € per repas", html)
-    assert re.search(r"1201 and more</th><td>4,80 € per repas", html)
-    assert "Without a known quotient familial: 4,80 € per repas" in html
+    assert re.search(r"De 0 à 450</th><td>1,00 € par repas", html)
+    assert re.search(r"1201 et plus</th><td>4,80 € par repas", html)
+    assert "Sans quotient familial connu : 4,80 € par repas" in html
     assert 'href="/services/cantine/inscription"' in html
-    assert "log in or to create an account" in html
+    assert "vous connecter ou créer un compte" in html
     pool = client.get("/services/natation").get_data(as_text=True)
-    assert "3% of your quotient familial" in pool
-    assert "Mercredi 14 h" in pool and "2 places left." in pool
-    assert "Already started" in pool
-    assert "reviewed by the service" in pool
+    assert "3 % de votre quotient familial" in pool
+    assert "Mercredi 14 h" in pool and "Il reste 2 places." in pool
+    assert "Déjà commencée" in pool
+    assert "étudiée par le service" in pool
     cine = client.get("/services/cine").get_data(as_text=True)
     assert "place enfant</th><td>3,50 €" in cine
 
@@ -45,28 +46,30 @@ def test_places_left_and_waiting_list(client, portal, logged_in, make_household,
     assert portal.page(token, 1, data).status_code == 302
     assert portal.page(token, 2, {"rules": "y"}).status_code == 302
     review = client.get(f"/inscription/{token}/recapitulatif").get_data(as_text=True)
-    assert "30,00 € per trimestre" in review  # 3 % of QF 600 = 18 €, raised to the minimum
+    assert "30,00 € par trimestre" in review  # 3 % of QF 600 = 18 €, raised to the minimum
     portal.confirm(token)
     regs = portal.registrations(logged_in)
     assert [r.status for r in regs] == [Status.SUBMITTED, Status.SUBMITTED]  # manual review
     assert regs[0].session.code == "mer"
-    assert "Full: you can join the waiting list." in client.get("/services/natation").get_data(as_text=True)
+    assert "Complet : vous pouvez vous inscrire sur la liste d'attente." in unescape(
+        client.get("/services/natation").get_data(as_text=True))
 
     other = make_household(last_name="Durand", children=[("Nina", dt.date(2017, 1, 1))])
     login(other)
     g.pop("_login_user", None)
-    start = client.get("/services/natation/inscription").get_data(as_text=True)
-    assert "Full: you can join the waiting list." in start
+    start = unescape(client.get("/services/natation/inscription").get_data(as_text=True))
+    assert "Complet : vous pouvez vous inscrire sur la liste d'attente." in start
     nina = other.children[0]
     token = portal.start("natation", participant=[f"c{nina.id}"], session="mer")
     portal.page(token, 1, {f"c{nina.id}-level": "nageur"})
     portal.page(token, 2, {"rules": "y"})
-    assert "this session is full" in client.get(f"/inscription/{token}/recapitulatif").get_data(as_text=True).lower()
+    review = client.get(f"/inscription/{token}/recapitulatif").get_data(as_text=True)
+    assert "cette séance est complète" in review.lower()
     response = portal.confirm(token)
     (reg,) = portal.registrations(other)
     assert reg.status == Status.WAITLISTED
-    page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "You are on the waiting list" in page and reg.reference in page
+    page = unescape(client.get(response.headers["Location"]).get_data(as_text=True))
+    assert "Vous êtes sur la liste d'attente" in page and reg.reference in page
 
 
 def test_first_step_checks_its_choices(client, portal, logged_in, make_household, login):
@@ -74,15 +77,16 @@ def test_first_step_checks_its_choices(client, portal, logged_in, make_household
     response = client.post("/services/natation/inscription", data={})
     html = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert "Choose at least one child." in html and "Choose a session." in html
+    assert "Choisissez au moins un enfant." in html and "Choisissez une séance." in html
     assert 'href="#participant-c' in html and 'href="#session-mer"' in html
     response = client.post("/services/natation/inscription", data={"participant": f"c{lea.id}", "session": "passee"})
-    assert "already started" in response.get_data(as_text=True)
+    assert "déjà commencé" in response.get_data(as_text=True)
     # A child of another household cannot be slipped in.
     other = make_household(last_name="Durand")
     response = client.post("/services/natation/inscription",
                            data={"participant": f"c{other.children[0].id}", "session": "sam"})
-    assert response.status_code == 200 and "Choose only people who can register" in response.get_data(as_text=True)
+    assert response.status_code == 200 and "Choisissez uniquement des personnes qui peuvent s'inscrire" in unescape(
+        response.get_data(as_text=True))
 
 
 def test_child_too_young_cannot_be_chosen(client, make_household, login):
@@ -91,20 +95,20 @@ def test_child_too_young_cannot_be_chosen(client, make_household, login):
     html = client.get("/services/natation/inscription").get_data(as_text=True)
     baby = next(c for c in household.children if c.first_name == "Bébé")
     assert re.search(rf'id="participant-c{baby.id}" disabled', html)
-    assert "Bébé must be between 6 and 12 years old" in html
+    assert "Bébé doit avoir entre 6 et 12 ans" in html
 
 
 def test_household_without_children(client, make_household, login):
     login(make_household(children=[]))
-    html = client.get("/services/cantine/inscription").get_data(as_text=True)
-    assert "Your household has no child yet" in html
+    html = unescape(client.get("/services/cantine/inscription").get_data(as_text=True))
+    assert "Votre foyer n'a pas encore d'enfant" in html
     assert 'href="/mon-foyer/"' in html
     assert 'name="participant"' not in html
 
 
 def test_not_open_yet(client, logged_in):
     html = client.get("/services/futur/inscription").get_data(as_text=True)
-    assert "Registration opens on" in html and "<form method=\"post\" action=\"/services/futur" not in html
+    assert "Les inscriptions ouvriront le" in html and "<form method=\"post\" action=\"/services/futur" not in html
     assert client.post("/services/futur/inscription", data={}).status_code == 200
 
 
@@ -115,21 +119,21 @@ def test_household_service_with_seats(client, portal, logged_in):
     response = portal.page(token, 1, {"child_seats": "2", "adult_seats": "1"})
     assert response.status_code == 302
     review = client.get(f"/inscription/{token}/recapitulatif").get_data(as_text=True)
-    assert "12,00 € per séance" in review and "2 × place enfant at 3,50 €" in review
+    assert "12,00 € par séance" in review and "2 × place enfant à 3,50 €" in review
     portal.confirm(token)
     (reg,) = portal.registrations(logged_in)
     assert reg.child_id is None and reg.places == 3 and reg.price == 12
-    assert "2 places left." in client.get("/services/cine").get_data(as_text=True)
+    assert "Il reste 2 places." in client.get("/services/cine").get_data(as_text=True)
     # One booking per household and screening.
     again = client.post("/services/cine/inscription", data={"session": "dec"})
-    assert "already registered for this session" in again.get_data(as_text=True)
+    assert "déjà inscrit à cette séance" in again.get_data(as_text=True)
 
 
 def test_adult_service_and_residents_only(client, portal, make_household, login):
     outsider = make_household(resident=False)
     login(outsider)
     html = client.get("/services/atelier/inscription").get_data(as_text=True)
-    assert "This service is for residents of the town only." in html
+    assert "Ce service est réservé aux habitants de la commune." in html
     assert 'name="participant"' not in html
     assert client.post("/services/atelier/inscription",
                        data={"participant": f"g{outsider.guardians[0].id}"}).status_code == 200

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html import unescape
 
 from inscriptions.extensions import db
 from inscriptions.models import Draft, Status
@@ -29,21 +30,21 @@ def test_siblings_registered_in_one_action(client, portal, logged_in):
     page1 = client.get(f"/inscription/{token}/etape/1").get_data(as_text=True)
     # Each child gets their own questions under a heading with their name.
     assert "Léa Martin</h2>" in page1 and "Tom Martin</h2>" in page1
-    assert "Step 2 of 4" in page1
+    assert "Étape 2 sur 4" in page1
 
     response = portal.page(token, 1, _page1([lea, tom], allergy=("no", "yes"), pai=("", "Arachides")))
     assert response.status_code == 302 and response.headers["Location"].endswith(f"/inscription/{token}/etape/2")
     response = portal.page(token, 2, PAGE2)
     assert response.headers["Location"].endswith(f"/inscription/{token}/recapitulatif")
 
-    review = client.get(f"/inscription/{token}/recapitulatif").get_data(as_text=True)
+    review = unescape(client.get(f"/inscription/{token}/recapitulatif").get_data(as_text=True))
     assert "Sans porc" in review and "sans_porc" not in review  # labels, not codes
-    assert "Monday, Thursday" in review
+    assert "Lundi, Jeudi" in review
     assert "Arachides" in review and "Mamie Martin" in review
     # QF 600 is in the bracket up to 800: 2,40 € a meal each, 4,80 € together.
-    assert review.count("2,40 € per repas") == 2
-    assert "4,80 € per repas" in review
-    assert "Confirm registration" in review
+    assert review.count("2,40 € par repas") == 2
+    assert "4,80 € par repas" in review
+    assert "Confirmer l'inscription" in review
 
     response = portal.confirm(token)
     assert response.status_code == 302
@@ -59,7 +60,7 @@ def test_siblings_registered_in_one_action(client, portal, logged_in):
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     for reg in regs:
         assert reg.reference in page
-    assert "A confirmation e-mail has been sent" in page
+    assert "Un e-mail de confirmation vous a été envoyé" in page
 
 
 def test_double_submit_creates_one_registration(client, portal, logged_in):
@@ -154,7 +155,7 @@ def test_conditional_field_required_only_when_shown(client, portal, logged_in):
     token = portal.start("cantine", participant=[f"c{lea.id}"])
     page = client.get(f"/inscription/{token}/etape/1").get_data(as_text=True)
     # Without JavaScript the condition is written next to the question.
-    assert "Only if you answered “Yes” to “Votre enfant a-t-il une allergie" in page
+    assert "Seulement si vous avez répondu « Oui » à la question « Votre enfant a-t-il une allergie" in page
     assert f'data-show-if="c{lea.id}-allergy" data-show-if-values="yes"' in page
 
     response = portal.page(token, 1, _page1([lea], allergy=("yes",)))
@@ -164,7 +165,7 @@ def test_conditional_field_required_only_when_shown(client, portal, logged_in):
     assert f'href="#c{lea.id}-pai_details"' in html
     assert f'id="c{lea.id}-pai_details-error"' in html
     assert re.search(rf'aria-describedby="[^"]*c{lea.id}-pai_details-error"', html)
-    assert "<title>Error:" in html
+    assert "<title>Erreur :" in html
 
     # "No" allergy: the details are not asked and what was typed there is not kept.
     response = portal.page(token, 1, _page1([lea], allergy=("no",), pai=("typed by mistake",)))
@@ -197,8 +198,8 @@ def test_errors_show_everything_typed(client, portal, logged_in):
     assert response.status_code == 200
     assert 'value="Mamie"' in html and 'value="123"' in html
     assert 'href="#pickup-0-phone"' in html and 'href="#rules"' in html
-    assert "Invalid phone number" in html
-    assert "Person 1 – Téléphone" in html
+    assert "Numéro de téléphone non valide" in html
+    assert "Personne 1 – Téléphone" in html
 
 
 def test_group_rows_move_up_so_errors_match(client, portal, logged_in):
@@ -238,7 +239,7 @@ def test_save_and_finish_later(client, portal, logged_in):
     response = portal.page(token, 1, {f"c{lea.id}-diet": "standard"}, action="save")
     assert response.headers["Location"].endswith("/mes-inscriptions")
     page = client.get("/mes-inscriptions").get_data(as_text=True)
-    assert "Not finished" in page and f"/inscription/{token}/etape/1" in page
+    assert "Inscriptions à terminer" in page and f"/inscription/{token}/etape/1" in page
     assert portal.draft_state(token)["each"][f"c{lea.id}"]["diet"] == "standard"
 
 
@@ -267,9 +268,9 @@ def test_refusal_is_shown_on_the_review_page(client, portal, logged_in, frozen_c
     # Registration closes while the family is on the review page.
     frozen_clock(dt.datetime(2027, 7, 1, 8, 0, tzinfo=dt.UTC))
     response = portal.confirm(token)
-    html = response.get_data(as_text=True)
+    html = unescape(response.get_data(as_text=True))
     assert response.status_code == 409
-    assert "Registration for this service is not open." in html
-    assert "Nothing was lost" in html
+    assert "Les inscriptions à ce service ne sont pas ouvertes." in html
+    assert "Rien n'est perdu" in html
     assert portal.registrations(logged_in) == []
     assert portal.draft_state(token)["reached"] == 2

@@ -1,0 +1,132 @@
+"""The OpenAPI 3.1 document of ``/api/v1``, served at ``/api/v1/openapi.json``.
+
+Schemas come from the pydantic models that validate the requests and shape the responses
+(:mod:`inscriptions.api.schemas`), so the document cannot drift from what the code accepts.
+"""
+
+from __future__ import annotations
+
+import copy
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from inscriptions.api import schemas as sc
+
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (sc.RegistrationIn,)
+RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
+    sc.ErrorOut, sc.BookingOut, sc.RegistrationDetailOut, sc.ServicesOut, sc.SessionsOut,
+    sc.HouseholdsOut, sc.MeOut,
+)
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _json(model: type[BaseModel], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(model)}}}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    descriptions = {
+        400: "The body is not valid JSON.",
+        401: "No token, or an unknown or revoked one.",
+        403: "The token's account may not do this.",
+        404: "Not found (also for another household's registration).",
+        409: "This idempotency key was already used for another booking (`key_reused`).",
+        415: "The body is not sent as JSON.",
+        422: "Invalid values, or the booking was refused: see `fields` and `general`.",
+        503: "Busy: nothing was saved, try again after `Retry-After` seconds.",
+    }
+    return {str(code): _json(sc.ErrorOut, descriptions[code]) for code in statuses}
+
+
+def _paths() -> dict[str, Any]:
+    secured = [{"bearerAuth": []}]
+    reference = {"name": "reference", "in": "path", "required": True,
+                 "schema": {"type": "string", "maxLength": 40}, "description": "e.g. `CAN-2026-000042`"}
+    code = {"name": "code", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 40}}
+    return {
+        "/api/v1/openapi.json": {"get": {
+            "operationId": "openapi", "summary": "This document.", "security": [],
+            "responses": {"200": {"description": "The OpenAPI document.",
+                                  "content": {"application/json": {"schema": {"type": "object"}}}}},
+        }},
+        "/api/v1/me": {"get": {
+            "operationId": "me", "summary": "The token's account: roles and, for a parent, the household.",
+            "security": secured,
+            "responses": {"200": _json(sc.MeOut, "The account."), **_errors(401)},
+        }},
+        "/api/v1/registrations": {"post": {
+            "operationId": "createRegistration",
+            "summary": "Book one or several participants (same validation and capacity as the web portal).",
+            "description": "A parent's token books its own household with the channel `api`. A staff token "
+                           "with `register_for_any_household` for the service books any household "
+                           "(channel `counter` by default) and is recorded as `keyed_by`. Full sessions put "
+                           "the whole request on the waiting list (`status` = `waitlisted`).",
+            "security": secured,
+            "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
+                            "description": "Same as the body's `idempotency_key` (they must match if both are given).",
+                            "schema": {"type": "string", "minLength": 1, "maxLength": sc.KEY_MAX,
+                                       "pattern": sc.KEY_PATTERN}}],
+            "requestBody": {"required": True,
+                            "content": {"application/json": {"schema": _ref(sc.RegistrationIn)}}},
+            "responses": {
+                "201": _json(sc.BookingOut, "Booked (or the first result of this idempotency key)."),
+                **_errors(400, 401, 403, 409, 415, 422, 503),
+            },
+        }},
+        "/api/v1/registrations/{reference}": {"get": {
+            "operationId": "getRegistration", "summary": "One registration, its answers and history.",
+            "security": secured, "parameters": [reference],
+            "responses": {"200": _json(sc.RegistrationDetailOut, "The registration."), **_errors(401, 404)},
+        }},
+        "/api/v1/services": {"get": {
+            "operationId": "listServices", "summary": "The services of the town.",
+            "security": secured,
+            "responses": {"200": _json(sc.ServicesOut, "The services."), **_errors(401)},
+        }},
+        "/api/v1/services/{code}/sessions": {"get": {
+            "operationId": "listSessions",
+            "summary": "A service's sessions: capacity and places left; places held and waiting count for staff.",
+            "security": secured, "parameters": [code],
+            "responses": {"200": _json(sc.SessionsOut, "The sessions."), **_errors(401, 404)},
+        }},
+        "/api/v1/households": {"get": {
+            "operationId": "searchHouseholds",
+            "summary": "Staff: search households by guardian or child name, or e-mail (20 at most).",
+            "security": secured,
+            "parameters": [{"name": "q", "in": "query", "required": True,
+                            "schema": {"type": "string", "minLength": 2, "maxLength": 100}}],
+            "responses": {"200": _json(sc.HouseholdsOut, "Matching households."), **_errors(401, 403, 422)},
+        }},
+    }
+
+
+@cache
+def _document() -> dict[str, Any]:
+    models = [(m, "validation") for m in REQUEST_MODELS] + [(m, "serialization") for m in RESPONSE_MODELS]
+    _keys, top = models_json_schema(models, ref_template="#/components/schemas/{model}")
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Inscriptions API",
+            "version": "1.0.0",
+            "description": "Registrations, sessions and their fill, households for staff. Authenticate with "
+                           "`Authorization: Bearer <token>` (`inscriptions staff token`). Errors are "
+                           "`{\"error\": {\"code\", \"message\", \"fields\"}}`.",
+        },
+        "paths": _paths(),
+        "components": {
+            "schemas": top.get("$defs", {}),
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+def openapi_document() -> dict[str, Any]:
+    """The document as a fresh dict (built once per process)."""
+    return copy.deepcopy(_document())

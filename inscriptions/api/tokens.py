@@ -1,0 +1,62 @@
+"""API bearer tokens: issued once, kept only as a SHA-256 hash, revocable."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from sqlalchemy import select, update
+
+from inscriptions import clock
+from inscriptions.extensions import db
+from inscriptions.models import Account, ApiToken
+
+PREFIX = "insc_"
+# last_used_at is written at most this often per token: a write on every request would put a
+# write (and, on SQLite, the database write lock) on the path of every API call.
+LAST_USED_EVERY = dt.timedelta(minutes=5)
+
+
+def hash_token(secret: str) -> str:
+    """The stored form of a token. A plain SHA-256 is enough: the secret is 256 random bits."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def issue_token(account: Account, name: str) -> str:
+    """Create a token for ``account`` and return its secret, which is never stored nor shown again."""
+    secret = PREFIX + secrets.token_urlsafe(32)
+    db.session.add(ApiToken(account_id=account.id, name=name.strip()[:100], token_hash=hash_token(secret)))
+    db.session.commit()
+    return secret
+
+
+def revoke_tokens(account: Account, name: str | None = None) -> int:
+    """Revoke the account's live tokens (only those called ``name`` when given); returns how many."""
+    stmt = update(ApiToken).where(ApiToken.account_id == account.id, ApiToken.revoked_at.is_(None))
+    if name is not None:
+        stmt = stmt.where(ApiToken.name == name)
+    count = db.session.execute(stmt.values(revoked_at=clock.utcnow_naive())).rowcount
+    db.session.commit()
+    return int(count or 0)
+
+
+def account_for_token(secret: str) -> Account | None:
+    """The active account owning the live token ``secret``, or None."""
+    if not secret.startswith(PREFIX) or len(secret) > 200:
+        return None
+    row = db.session.execute(
+        select(ApiToken, Account)
+        .join(Account, Account.id == ApiToken.account_id)
+        .where(ApiToken.token_hash == hash_token(secret), ApiToken.revoked_at.is_(None))
+    ).first()
+    if row is None:
+        return None
+    token, account = row
+    if not account.is_active:
+        return None
+    now = clock.utcnow_naive()
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_EVERY:
+        token.last_used_at = now
+        db.session.commit()
+    return account

@@ -1,0 +1,423 @@
+"""The JSON API, version 1 (``/api/v1``).
+
+Every call but the OpenAPI document needs ``Authorization: Bearer <token>`` (tokens from
+``inscriptions staff token``). The API never reads the session cookie, so it is exempt from CSRF
+protection: a request that is not authenticated by its token is refused before anything runs.
+Bookings go through :func:`create_registrations`, like the web portal and the counter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request, url_for
+from flask_babel import format_date
+from flask_babel import gettext as _
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import joinedload, selectinload
+from werkzeug.exceptions import HTTPException
+
+from inscriptions import clock
+from inscriptions.api import schemas as sc
+from inscriptions.api.errors import ApiError, busy_error, error_response, http_error_response, validation_error
+from inscriptions.api.openapi import openapi_document
+from inscriptions.api.tokens import account_for_token
+from inscriptions.database import BusyError
+from inscriptions.definitions import schema as s
+from inscriptions.definitions.registry import definition_of, registry
+from inscriptions.extensions import csrf, db
+from inscriptions.models import (
+    HOLDING_STATUSES,
+    Account,
+    Child,
+    Guardian,
+    Household,
+    Registration,
+    ServiceSession,
+    StaffRole,
+    Status,
+)
+from inscriptions.permissions import acts_for_household, can
+from inscriptions.portal import catalogue
+from inscriptions.registrations.create import (
+    KEY_REUSED,
+    ParticipantInput,
+    RegistrationInput,
+    RegistrationRefused,
+    create_registrations,
+)
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+# The API authenticates with bearer tokens only, never with the session cookie: a forged
+# cross-site request carries no token and is refused in _authenticate.
+csrf.exempt(bp)
+
+PUBLIC_ENDPOINTS = {"api.openapi"}
+SEARCH_LIMIT = 20
+
+
+# -- errors and authentication ----------------------------------------------------------------------
+
+@bp.errorhandler(ApiError)
+def _api_error(exc: ApiError) -> Response:
+    return error_response(exc)
+
+
+@bp.errorhandler(ValidationError)
+def _validation_error(exc: ValidationError) -> Response:
+    return error_response(validation_error(exc))
+
+
+@bp.errorhandler(BusyError)
+def _busy(exc: BusyError) -> Response:
+    return error_response(busy_error())
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> Response:
+    return http_error_response(exc)
+
+
+@bp.before_request
+def _authenticate() -> None:
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return
+    scheme, _sep, secret = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise ApiError(401, "unauthorized", _("A valid API token is required."))
+    account = account_for_token(secret.strip())
+    if account is None:
+        raise ApiError(401, "unauthorized", _("This API token is unknown or has been revoked."))
+    g.api_account = account
+
+
+def _account() -> Account:
+    return g.api_account
+
+
+def _reply(model: BaseModel, status: int = 200) -> Response:
+    response = jsonify(model.model_dump(mode="json"))
+    response.status_code = status
+    return response
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+def _json_body() -> Any:
+    if not request.is_json:
+        raise ApiError(415, "unsupported_media_type",
+                       _("Send the request body as JSON (Content-Type: application/json)."))
+    try:
+        # NaN and Infinity are not JSON: refuse them here rather than store them.
+        return json.loads(request.get_data(cache=False), parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "invalid_json", _("The request body is not valid JSON.")) from exc
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    # The database keeps naive UTC; the API says so explicitly.
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+# -- documents ----------------------------------------------------------------------------------------
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(openapi_document())
+
+
+@bp.get("/me")
+def me() -> Response:
+    account = _account()
+    grants = db.session.execute(
+        select(StaffRole.role, StaffRole.service_code)
+        .where(StaffRole.account_id == account.id)
+        .order_by(StaffRole.role, StaffRole.service_code)
+    ).all()
+    household = account.household
+    return _reply(sc.MeOut(
+        account_id=account.id,
+        email=account.email,
+        roles=[sc.GrantOut(role=role, service=code) for role, code in grants],
+        household=_household_out(household) if household is not None else None,
+    ))
+
+
+# -- registrations ------------------------------------------------------------------------------------
+
+@bp.post("/registrations")
+def create_registration() -> Response:
+    account = _account()
+    body = sc.RegistrationIn.model_validate(_json_body())
+    service = registry().get(body.service)
+    if service is None:
+        raise ApiError(422, "validation_error", _("Some values need to be checked."),
+                       {"service": _("This service does not exist.")})
+
+    note = body.note
+    if can(account, "register_for_any_household", service.code):
+        if body.household_id is None:
+            raise ApiError(422, "validation_error", _("Some values need to be checked."),
+                           {"household_id": _("This field is required.")})
+        household_id = body.household_id
+        channel = body.channel or "counter"
+        if body.received_on is not None:
+            if body.received_on > clock.now().astimezone(clock.local_zone()).date():
+                raise ApiError(422, "validation_error", _("Some values need to be checked."),
+                               {"received_on": _("This date is in the future.")})
+            note = " ".join(x for x in (_("Form received on %(date)s.", date=format_date(body.received_on)),
+                                        note) if x)
+    elif can(account, "register_own_household"):
+        own = account.guardian.household_id if account.guardian else None
+        if body.household_id is not None and body.household_id != own:
+            # Same answer whether that household exists or not.
+            raise ApiError(403, "forbidden", _("You can only register members of your own household."))
+        if body.channel not in (None, "api"):
+            raise ApiError(403, "forbidden", _("Families book through the API with the channel \"api\"."),
+                           {"channel": _("This value is not one of the allowed values.")})
+        staff_only = {name: _("Only staff can give this.")
+                      for name in ("received_on", "note") if getattr(body, name)}
+        if staff_only:
+            raise ApiError(422, "validation_error", _("Some values need to be checked."), staff_only)
+        household_id = own
+        channel = "api"
+    else:
+        raise ApiError(403, "forbidden", _("You are not allowed to register for this service."))
+
+    participants = [
+        ParticipantInput(child_id=p.child_id, guardian_id=p.guardian_id, answers={**body.answers, **p.answers})
+        for p in body.participants
+    ]
+    data = RegistrationInput(
+        service_code=service.code,
+        household_id=household_id,
+        participants=participants,
+        channel=channel,
+        keyed_by_id=account.id,
+        session_code=body.session,
+        note=note,
+        idempotency_key=_idempotency_key(account, body.idempotency_key),
+        waitlist_together=body.waitlist_together,
+    )
+    try:
+        outcome = create_registrations(data)
+    except RegistrationRefused as exc:
+        raise _refusal(exc, participants) from exc
+
+    regs = _registrations(outcome.registration_ids)
+    response = _reply(sc.BookingOut(
+        batch=outcome.batch,
+        status=outcome.status,
+        replayed=outcome.replayed,
+        registrations=[_registration_out(r) for r in regs],
+    ), 201)
+    if regs:
+        response.headers["Location"] = url_for(".get_registration", reference=regs[0].reference)
+    return response
+
+
+def _idempotency_key(account: Account, key: str | None) -> str | None:
+    """The client's key, from the body or the ``Idempotency-Key`` header, scoped to the account.
+
+    Keys are unique engine-wide: scoping them keeps one client's keys from colliding with (or
+    probing) another's.
+    """
+    header = request.headers.get("Idempotency-Key")
+    if header is not None:
+        try:
+            header = sc.IdempotencyKey.model_validate({"key": header}).key
+        except ValidationError as exc:
+            raise ApiError(422, "validation_error", _("Some values need to be checked."),
+                           {"Idempotency-Key": _("This value is not valid.")}) from exc
+        if key is not None and key != header:
+            raise ApiError(422, "validation_error", _("Some values need to be checked."),
+                           {"idempotency_key": _("This key differs from the Idempotency-Key header.")})
+        key = header
+    return f"api:{account.id}:{key}" if key else None
+
+
+def _refusal(exc: RegistrationRefused, participants: list[ParticipantInput]) -> ApiError:
+    index = {p.key: i for i, p in enumerate(participants)}
+    fields = {
+        f"participants.{index[key]}.answers.{name}" if key in index else f"{key}.{name}": str(message)
+        for key, errors in exc.errors.items()
+        for name, message in errors.items()
+    }
+    general = [str(m) for m in exc.general]
+    message = " ".join(general) if general else _("Some answers need to be checked.")
+    # A key already used for another booking is a conflict with that request, not bad input.
+    status = 409 if exc.code == KEY_REUSED else 422
+    return ApiError(status, exc.code or "refused", message, fields, general, places_left=exc.places_left)
+
+
+def _registrations(ids: list[int]) -> list[Registration]:
+    if not ids:
+        return []
+    return list(db.session.scalars(
+        select(Registration)
+        .where(Registration.id.in_(ids))
+        .options(joinedload(Registration.child), joinedload(Registration.guardian),
+                 joinedload(Registration.session))
+        .order_by(Registration.id)
+    ))
+
+
+def _registration_fields(reg: Registration) -> dict[str, Any]:
+    return {
+        "reference": reg.reference,
+        "status": reg.status,
+        "service": reg.service_code,
+        "session": reg.session.code if reg.session is not None else None,
+        "household_id": reg.household_id,
+        "child_id": reg.child_id,
+        "guardian_id": reg.guardian_id,
+        "participant": reg.participant_name,
+        "places": reg.places,
+        "price": f"{reg.price:.2f}",
+        "price_unit": reg.price_unit,
+        "channel": reg.channel,
+        "keyed_by_id": reg.keyed_by_id,
+        "batch": reg.batch,
+        "created_at": _utc(reg.created_at),
+    }
+
+
+def _registration_out(reg: Registration) -> sc.RegistrationOut:
+    return sc.RegistrationOut(**_registration_fields(reg))
+
+
+@bp.get("/registrations/<reference>")
+def get_registration(reference: str) -> Response:
+    account = _account()
+    reg = db.session.scalar(select(Registration).filter_by(reference=reference[:20]))
+    owner = reg is not None and acts_for_household(account, reg.household_id) and can(
+        account, "read_own_registrations")
+    if reg is None or not (owner or can(account, "read_any_registration", reg.service_code)):
+        # Another household's registration answers exactly like one that does not exist.
+        raise ApiError(404, "not_found", _("Not found."))
+    answers = dict(reg.answers or {})
+    if not owner and not can(account, "read_sensitive_answers", reg.service_code):
+        answers = _without_sensitive(definition_of(reg.form_version), answers)
+    return _reply(sc.RegistrationDetailOut(
+        **_registration_fields(reg),
+        answers=answers,
+        history=[sc.HistoryOut(from_status=h.from_status, to_status=h.to_status, at=_utc(h.at))
+                 for h in reg.history],
+    ))
+
+
+def _without_sensitive(defn: s.ServiceDefinition, answers: dict[str, Any]) -> dict[str, Any]:
+    """``answers`` less the fields (and group sub-fields) flagged sensitive."""
+    kept: dict[str, Any] = {}
+    for _page, fld in defn.iter_fields():
+        if fld.name not in answers or fld.sensitive:
+            continue
+        value = answers[fld.name]
+        if isinstance(fld, s.GroupField) and isinstance(value, list):
+            hidden = {sub.name for sub in fld.fields if sub.sensitive}
+            value = [{k: v for k, v in item.items() if k not in hidden} if isinstance(item, dict) else item
+                     for item in value]
+        kept[fld.name] = value
+    return kept
+
+
+# -- services and sessions ----------------------------------------------------------------------------
+
+@bp.get("/services")
+def list_services() -> Response:
+    items = []
+    for service in registry().all():
+        defn = service.definition
+        items.append(sc.ServiceOut(
+            code=service.code,
+            name=defn.name,
+            description=defn.description,
+            audience=defn.audience,
+            workflow=defn.workflow,
+            opening=clock.as_local_aware(defn.opening),
+            closing=clock.as_local_aware(defn.closing),
+            state=catalogue.window(defn).state,
+            has_sessions=bool(defn.sessions),
+        ))
+    return _reply(sc.ServicesOut(items=items))
+
+
+@bp.get("/services/<code>/sessions")
+def list_sessions(code: str) -> Response:
+    service = registry().get(code)
+    if service is None:
+        raise ApiError(404, "not_found", _("This service does not exist."))
+    infos = catalogue.sessions_of(service)
+    fill: dict[str, tuple[int, int]] | None = None
+    if can(_account(), "read_sessions_fill", service.code):
+        fill = _fill(service.code)
+    items = []
+    for info in infos:
+        held, waiting = fill.get(info.code, (0, 0)) if fill is not None else (None, None)
+        items.append(sc.SessionOut(
+            code=info.code, label=info.label, starts_at=info.starts_at, capacity=info.capacity,
+            places_left=info.left, full=info.full, started=info.started, places_held=held, waiting=waiting,
+        ))
+    return _reply(sc.SessionsOut(service=service.code, items=items))
+
+
+def _fill(service_code: str) -> dict[str, tuple[int, int]]:
+    """Places held and waiting-list entries per session code, counted from the registrations."""
+    held = func.coalesce(func.sum(Registration.places).filter(Registration.status.in_(HOLDING_STATUSES)), 0)
+    waiting = func.count(Registration.id).filter(Registration.status == Status.WAITLISTED)
+    rows = db.session.execute(
+        select(ServiceSession.code, held, waiting)
+        .join(Registration, Registration.session_id == ServiceSession.id)
+        .where(ServiceSession.service_code == service_code)
+        .group_by(ServiceSession.code)
+    ).all()
+    return {code: (int(h or 0), int(w or 0)) for code, h, w in rows}
+
+
+# -- households (staff) -------------------------------------------------------------------------------
+
+@bp.get("/households")
+def search_households() -> Response:
+    account = _account()
+    if not can(account, "search_households"):
+        raise ApiError(403, "forbidden", _("You are not allowed to do this."))
+    query = request.args.get("q", "").strip()
+    if not 2 <= len(query) <= 100:
+        raise ApiError(422, "validation_error", _("Some values need to be checked."),
+                       {"q": _("Type between 2 and 100 characters.")})
+    pattern = "%" + query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    guardians = select(Guardian.household_id).where(or_(
+        func.lower(Guardian.last_name).like(pattern, escape="\\"),
+        func.lower(Guardian.first_name).like(pattern, escape="\\"),
+        func.lower(Guardian.email).like(pattern, escape="\\"),
+    ))
+    children = select(Child.household_id).where(or_(
+        func.lower(Child.last_name).like(pattern, escape="\\"),
+        func.lower(Child.first_name).like(pattern, escape="\\"),
+    ))
+    households = db.session.scalars(
+        select(Household)
+        .where(or_(Household.id.in_(guardians), Household.id.in_(children)))
+        .options(selectinload(Household.guardians), selectinload(Household.children))
+        .order_by(Household.id)
+        .limit(SEARCH_LIMIT)
+    )
+    return _reply(sc.HouseholdsOut(items=[_household_out(h) for h in households]))
+
+
+def _household_out(household: Household) -> sc.HouseholdOut:
+    return sc.HouseholdOut(
+        id=household.id,
+        name=household.display_name,
+        postcode=household.postcode,
+        city=household.city,
+        guardians=[sc.GuardianOut(id=x.id, first_name=x.first_name, last_name=x.last_name, email=x.email)
+                   for x in household.guardians],
+        children=[sc.ChildOut(id=c.id, first_name=c.first_name, last_name=c.last_name, birth_date=c.birth_date)
+                  for c in household.children],
+    )

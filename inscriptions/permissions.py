@@ -1,0 +1,215 @@
+"""Who may do what: every permission of the application, written once, here.
+
+Roles: ``parent`` (an account with a guardian: it acts on its own household only), ``agent``
+and ``manager`` (granted for one service each), ``admin`` (the town's IT, every service) and
+``dpo`` (data protection officer). Grants are rows of ``staff_roles``
+(:class:`inscriptions.models.StaffRole`).
+
+A permission is either *per service* (the agent or manager must hold the role for that service;
+an admin has it for every service) or *town-wide* (holding the role for any service is enough).
+``docs/permissions.md`` is generated from :data:`PERMISSIONS` (a test checks it is in sync):
+``inscriptions staff permissions > docs/permissions.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from inscriptions.extensions import db
+from inscriptions.models import SERVICE_ROLES, Account, Role, StaffRole
+
+PARENT = "parent"
+ROLES = (PARENT, Role.AGENT.value, Role.MANAGER.value, Role.ADMIN.value, Role.DPO.value)
+
+
+@dataclass(frozen=True)
+class Permission:
+    """What a permission allows (for the documentation) and which roles hold it."""
+
+    description: str
+    roles: frozenset[str]
+    per_service: bool
+
+
+def _perm(description: str, *roles: str, per_service: bool) -> Permission:
+    unknown = set(roles) - set(ROLES)
+    if unknown:  # pragma: no cover - caught when the module is imported
+        raise ValueError(f"unknown roles {unknown}")
+    return Permission(description, frozenset(roles), per_service)
+
+
+# The one table of permissions. Keep descriptions short: they become docs/permissions.md.
+PERMISSIONS: dict[str, Permission] = {
+    "register_own_household": _perm(
+        "Register members of one's own household (web portal, API with channel `api`).",
+        PARENT, per_service=False,
+    ),
+    "read_own_registrations": _perm(
+        "Read the registrations of one's own household, answers included.",
+        PARENT, per_service=False,
+    ),
+    "register_for_any_household": _perm(
+        "Register any household for the service (counter, paper, phone, mail or API channel); "
+        "the booking records the agent as `keyed_by`.",
+        Role.AGENT, Role.MANAGER, Role.ADMIN, per_service=True,
+    ),
+    "read_any_registration": _perm(
+        "Read any registration of the service (answers flagged sensitive excepted).",
+        Role.AGENT, Role.MANAGER, Role.ADMIN, per_service=True,
+    ),
+    "read_sensitive_answers": _perm(
+        "Read answers flagged `sensitive` (health, PAI, allergies) in the service's registrations.",
+        Role.MANAGER, per_service=True,
+    ),
+    "read_sessions_fill": _perm(
+        "See places held and waiting-list counts of the service's sessions.",
+        Role.AGENT, Role.MANAGER, Role.ADMIN, per_service=True,
+    ),
+    "search_households": _perm(
+        "Search households by name or e-mail (to register them at the counter).",
+        Role.AGENT, Role.MANAGER, Role.ADMIN, per_service=False,
+    ),
+}
+
+
+def grants_of(account: Account | None) -> list[tuple[str, str | None]]:
+    """The ``(role, service_code)`` pairs of ``account``, ``("parent", None)`` included."""
+    if account is None or not account.is_active:
+        return []
+    rows = db.session.execute(
+        select(StaffRole.role, StaffRole.service_code).where(StaffRole.account_id == account.id)
+    ).all()
+    grants = [(role, code) for role, code in rows]
+    if account.guardian_id is not None:
+        grants.append((PARENT, None))
+    return grants
+
+
+def can(account: Account | None, permission: str, service_code: str | None = None) -> bool:
+    """Whether ``account`` holds ``permission`` (for ``service_code`` when it is per service).
+
+    A per-service permission needs ``service_code``: asking without one is a programming error,
+    not a "yes for some service" (use :func:`services_with` to list them).
+    Household-scoped rules (a parent acts on their own household only) are checked by the
+    callers with :func:`acts_for_household`.
+    """
+    perm = PERMISSIONS[permission]
+    if perm.per_service and service_code is None:
+        raise ValueError(f"{permission!r} is granted per service: give service_code")
+    for role, code in grants_of(account):
+        if role not in perm.roles:
+            continue
+        if not perm.per_service or role not in SERVICE_ROLES or code == service_code:
+            return True
+    return False
+
+
+def services_with(account: Account | None, permission: str) -> set[str] | None:
+    """Service codes for which ``account`` holds the per-service ``permission``; None means all."""
+    perm = PERMISSIONS[permission]
+    codes: set[str] = set()
+    for role, code in grants_of(account):
+        if role not in perm.roles:
+            continue
+        if role not in SERVICE_ROLES:
+            return None
+        if code is not None:
+            codes.add(code)
+    return codes
+
+
+def acts_for_household(account: Account | None, household_id: int) -> bool:
+    """Whether ``account`` is a parent of household ``household_id``."""
+    if account is None or not account.is_active or account.guardian is None:
+        return False
+    return account.guardian.household_id == household_id
+
+
+def permissions_markdown() -> str:
+    """``docs/permissions.md``: the table of :data:`PERMISSIONS`, one column per role."""
+    lines = [
+        "# Permissions",
+        "",
+        "Generated from `inscriptions/permissions.py` (`PERMISSIONS`) by "
+        "`inscriptions staff permissions > docs/permissions.md`; a test checks this file is in sync.",
+        "",
+        "Roles: **parent** (an account with a guardian; acts on its own household only), "
+        "**agent** and **manager** (granted per service: `inscriptions staff create --role agent "
+        "--service CODE`), **admin** (the town's IT, every service), **dpo** (data protection officer).",
+        "",
+        "Cells: *own household*, *granted services* (per-service permission: only for the services "
+        "the role was granted for), *all services*, *yes* (town-wide permission), or — (denied).",
+        "",
+        "| Permission | What it allows | " + " | ".join(ROLES) + " |",
+        "| --- | --- | " + " | ".join("---" for _ in ROLES) + " |",
+    ]
+    for name, perm in PERMISSIONS.items():
+        cells = [_cell(perm, role) for role in ROLES]
+        lines.append(f"| `{name}` | {perm.description} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(perm: Permission, role: str) -> str:
+    if role not in perm.roles:
+        return "—"
+    if role == PARENT:
+        return "own household"
+    if not perm.per_service:
+        return "yes"
+    return "granted services" if role in SERVICE_ROLES else "all services"
+
+
+class GrantError(ValueError):
+    """A role grant that cannot be made (unknown service, missing service for a per-service role...)."""
+
+
+def grant_role(
+    email: str, role: str, service_code: str | None, password: str | None = None
+) -> tuple[Account, bool, bool]:
+    """Give ``role`` (for ``service_code``) to the account ``email``, creating a staff account if none.
+
+    ``password`` sets the account's password when given (a new account without one gets a random,
+    unknown password: it can still use API tokens). Returns ``(account, created, granted)``;
+    ``granted`` is False when the account already had this grant.
+    """
+    import secrets
+
+    from inscriptions.auth.accounts import find_account
+    from inscriptions.definitions.registry import registry
+
+    email = email.strip().lower()
+    if "@" not in email:
+        raise GrantError(f"{email!r} is not an e-mail address")
+    if role not in (r.value for r in Role):
+        raise GrantError(f"unknown role {role!r}")
+    if role in SERVICE_ROLES:
+        if not service_code:
+            raise GrantError(f"the role {role!r} is granted for one service: give --service")
+        if registry().get(service_code) is None:
+            raise GrantError(f"unknown service {service_code!r}")
+    elif service_code:
+        raise GrantError(f"the role {role!r} covers every service: give no --service")
+
+    account = find_account(email)
+    created = account is None
+    if account is None:
+        account = Account(email=email)
+        account.set_password(password or secrets.token_urlsafe(32))
+        db.session.add(account)
+        db.session.flush()
+    elif password:
+        account.set_password(password)
+    code = service_code if role in SERVICE_ROLES else None
+    exists = db.session.scalar(
+        select(StaffRole.id).where(
+            StaffRole.account_id == account.id,
+            StaffRole.role == role,
+            StaffRole.service_code.is_(None) if code is None else StaffRole.service_code == code,
+        )
+    )
+    if exists is None:
+        db.session.add(StaffRole(account_id=account.id, role=role, service_code=code))
+    db.session.commit()
+    return account, created, exists is None

@@ -1,0 +1,77 @@
+"""Messages about the waiting list (an offer to answer, a place given). Called as jobs, after commit.
+
+Each job re-reads the registrations it is given and writes only about those still in the status
+the promotion gave them: a job run late (a retry, a queue backlog) never announces an offer that
+was answered, expired or cancelled meanwhile.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from flask import current_app, render_template, url_for
+from flask_mailman import EmailMessage
+from sqlalchemy import select
+
+from inscriptions.definitions.registry import definition_of
+from inscriptions.extensions import db
+from inscriptions.models import Registration, Status
+from inscriptions.notifications import household_emails, status_label
+from inscriptions.pricing import euros
+from inscriptions.registrations.waitlist import moment_text
+
+
+def _answer_url(reference: str) -> str | None:
+    """The page where the family answers; None when no URL can be built (no request, no SERVER_NAME)."""
+    try:
+        return url_for("portal.registration_detail", reference=reference, _external=True)
+    except RuntimeError:
+        return None
+
+
+def _send(registration_ids: Sequence[int], statuses: tuple[str, ...], template: str) -> int:
+    regs = [
+        r for r in db.session.scalars(
+            select(Registration).where(Registration.id.in_(list(registration_ids))).order_by(Registration.id)
+        )
+        if r.status in statuses
+    ]
+    by_household: dict[int, list[Registration]] = defaultdict(list)
+    for reg in regs:
+        by_household[reg.household_id].append(reg)
+    town = current_app.extensions["inscriptions.town"]
+    sent = 0
+    for household_id, items in by_household.items():
+        recipients = household_emails(household_id)
+        if not recipients:
+            # Households without e-mail are reached by the town's services (letter, phone).
+            continue
+        context = {
+            "registrations": items,
+            "service": definition_of(items[0].form_version),
+            "town": town,
+            "status": items[0].status,
+            "status_label": status_label,
+            "euros": euros,
+            "deadline": moment_text(items[0].offer_expires_at) if items[0].offer_expires_at else None,
+            "answer_url": _answer_url(items[0].reference),
+        }
+        message = EmailMessage(
+            subject=render_template(f"emails/{template}_subject.txt", **context).strip(),
+            body=render_template(f"emails/{template}.txt", **context),
+            from_email=str(town.contact.email) if town.contact.email else None,
+            to=recipients,
+        )
+        sent += message.send()
+    return sent
+
+
+def offer_made(registration_ids: Sequence[int]) -> int:
+    """Tell the household a place is offered, until when, and where to answer; returns messages sent."""
+    return _send(registration_ids, (Status.OFFERED,), "offer_made")
+
+
+def waitlist_promoted(registration_ids: Sequence[int]) -> int:
+    """Tell the household its waiting registration got a place (automatic promotion)."""
+    return _send(registration_ids, (Status.ACCEPTED, Status.SUBMITTED), "waitlist_promoted")

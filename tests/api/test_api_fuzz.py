@@ -1,0 +1,71 @@
+"""Random bodies sent to the booking endpoint: always a JSON answer, never a server error."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from api_helpers import CANTEEN_ANSWERS
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from inscriptions.extensions import db
+from inscriptions.models import Registration
+
+# NaN and Infinity are not JSON (refused with a 400, tested elsewhere).
+SCALARS = (st.none() | st.booleans() | st.integers(-(2**70), 2**70)
+           | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=30))
+JSON = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                          max_size=4), max_leaves=12)
+FIELDS = st.sampled_from(["days", "diet", "allergy", "pai_details", "pickup", "rules", "level", "other"])
+ANSWERS = st.dictionaries(FIELDS, JSON | st.sampled_from([["mon"], "standard", "oui", "on", [{"name": "A"}]]),
+                          max_size=6)
+
+
+@pytest.fixture
+def family(make_household, parent_token, staff, token_for) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """One household and two tokens, shared by every example of the test (one database)."""
+    household = make_household()
+    return {"household": household, "tokens": [parent_token(household), token_for(staff("agent", "cantine"))]}
+
+
+# The fixtures are meant to be shared by the examples: the database is cleaned after each booking.
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_random_bookings_never_fail_on_the_server(api, family, data) -> None:  # type: ignore[no-untyped-def]
+    household = family["household"]
+    child = household.children[0].id
+    participant = st.fixed_dictionaries({}, optional={
+        "child_id": st.sampled_from([child, child + 1000, 0, -1, "1", None, 2**40]),
+        "guardian_id": st.sampled_from([household.guardians[0].id, None, 3.5]),
+        "answers": ANSWERS | JSON,
+    })
+    # Nearly valid canteen bookings, each answer possibly replaced by anything.
+    nearly = st.fixed_dictionaries({
+        "service": st.just("cantine"),
+        "participants": st.just([{"child_id": child}]),
+        "answers": st.fixed_dictionaries({k: st.just(v) | JSON for k, v in CANTEEN_ANSWERS.items()},
+                                         optional={"pai_details": JSON, "pickup": JSON}),
+    })
+    body = data.draw(nearly | st.fixed_dictionaries(
+        {"service": st.sampled_from(["cantine", "piscine", "cinema", "", "nope"]),
+         "participants": st.lists(participant, max_size=3) | JSON},
+        optional={"household_id": st.sampled_from([household.id, None, 0, 2**40, "x"]),
+                  "session": st.sampled_from(["mer-14h", "nope", None, 3]),
+                  "answers": ANSWERS | JSON,
+                  "channel": st.sampled_from(["api", "counter", "paper", "web", "x", None]),
+                  "idempotency_key": st.text(max_size=50) | st.none(),
+                  "received_on": st.sampled_from(["2026-09-01", "2026-13-01", "yesterday", None]),
+                  "note": st.text(max_size=20),
+                  "waitlist_together": st.booleans() | JSON},
+    ) | JSON)
+    token = data.draw(st.sampled_from(family["tokens"]))
+    response = api("POST", "/registrations", token, data=json.dumps(body), content_type="application/json")
+    event(f"status {response.status_code}")
+    assert response.status_code in (201, 403, 409, 422), (body, response.get_json())
+    assert response.is_json and ("error" in response.get_json()) == (response.status_code != 201)
+    if response.status_code == 201:
+        # Keep the next examples bookable: the child would be "already registered" otherwise.
+        db.session.execute(db.delete(Registration))
+        db.session.commit()
