@@ -41,7 +41,6 @@ from inscriptions.extensions import db
 from inscriptions.forms.validation import validate_answers
 from inscriptions.models import (
     ACTIVE_STATUSES,
-    HOLDING_STATUSES,
     Draft,
     FormVersion,
     Household,
@@ -100,6 +99,9 @@ class RegistrationInput:
     # ``waitlist_siblings: parent_chooses`` services: the family agreed that everyone goes on the
     # waiting list together when the session has room for only some of them.
     waitlist_together: bool = False
+    # Counter channels: the day the paper or letter was received, and why an agent keyed the form.
+    received_on: dt.date | None = None
+    mediation_reason: str = ""
 
 
 @dataclass
@@ -277,6 +279,8 @@ def _book(service, data: RegistrationInput) -> RegistrationOutcome:  # type: ign
             price_detail=list(price.lines),
             channel=data.channel,
             keyed_by_id=data.keyed_by_id,
+            received_on=data.received_on,
+            mediation_reason=data.mediation_reason,
             batch=batch,
             status=None,
         )
@@ -303,7 +307,7 @@ def _capacity_status(live, session_row: ServiceSession, prepared: list, data: Re
         # Places that look free are kept for the waiting list's offers: newcomers queue behind it.
         return Status.WAITLISTED
     wanted = sum(p[3] for p in prepared)
-    left = session_row.capacity - _places_held(session_row.id)
+    left = session_row.capacity - waitlist.places_held(session_row.id)
     if wanted <= left:
         return status
     if len(prepared) > 1 and left > 0 and live.waitlist_siblings == "parent_chooses" and not data.waitlist_together:
@@ -433,17 +437,6 @@ def _queue_waiting(session_id: int) -> bool:
     return bool(db.session.scalar(select(exists().where(
         Registration.session_id == session_id, Registration.status == Status.WAITLISTED,
     ))))
-
-
-def _places_held(session_id: int) -> int:
-    return int(
-        db.session.scalar(
-            select(func.coalesce(func.sum(Registration.places), 0)).where(
-                Registration.session_id == session_id, Registration.status.in_(HOLDING_STATUSES)
-            )
-        )
-        or 0
-    )
 
 
 def total_price(registrations: Sequence[Registration]) -> Decimal:
