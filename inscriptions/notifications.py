@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app, render_template
 from flask_mailman import EmailMessage
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from inscriptions.definitions.registry import definition_of
 from inscriptions.extensions import db
@@ -22,10 +23,15 @@ def status_label(status: str) -> str:
 def household_emails(household_id: int) -> list[str]:
     """Where to write to a household: its guardians' e-mails and its log-ins, without repeats."""
     found: list[str] = []
-    guardians = db.session.scalars(select(Guardian).filter_by(household_id=household_id))
-    for guardian in guardians:
-        account = db.session.scalar(select(Account).filter_by(guardian_id=guardian.id))
-        for email in (guardian.email, account.email if account else None):
+    # One query (a guardian has at most one account): this runs in every confirmation.
+    rows = db.session.execute(
+        select(Guardian.email, Account.email)
+        .outerjoin(Account, Account.guardian_id == Guardian.id)
+        .where(Guardian.household_id == household_id)
+        .order_by(Guardian.id)
+    )
+    for guardian_email, account_email in rows:
+        for email in (guardian_email, account_email):
             if email and email.lower() not in found:
                 found.append(email.lower())
     return found
@@ -36,7 +42,12 @@ def registration_received(batch: str) -> int:
 
     Households without e-mail get nothing here: they receive a printed letter instead.
     """
-    regs = list(db.session.scalars(select(Registration).filter_by(batch=batch).order_by(Registration.id)))
+    regs = list(db.session.scalars(
+        select(Registration).filter_by(batch=batch).order_by(Registration.id)
+        # What the message shows, loaded with the registrations rather than one query each.
+        .options(joinedload(Registration.child), joinedload(Registration.guardian),
+                 joinedload(Registration.session), joinedload(Registration.form_version))
+    ))
     if not regs:
         return 0
     recipients = household_emails(regs[0].household_id)

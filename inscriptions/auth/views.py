@@ -30,7 +30,13 @@ def _unauthorized() -> ResponseReturnValue:
 
 
 def _after_login_url() -> str:
-    return safe_next(request.args.get("next")) or url_for("family.household")
+    target = safe_next(request.args.get("next"))
+    if target:
+        return target
+    from inscriptions.counter.access import has_counter_access
+
+    # Staff serving families land on the counter; parents on their household.
+    return url_for("counter.home") if has_counter_access(current_user) else url_for("family.household")
 
 
 @bp.route("/compte/creer", methods=["GET", "POST"])

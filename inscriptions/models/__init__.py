@@ -1,6 +1,7 @@
 """SQLAlchemy models. Alembic revisions in ``migrations/`` mirror them (a test checks it)."""
 
 from inscriptions.models.account import Account
+from inscriptions.models.audit import AuditEvent
 from inscriptions.models.household import Child, Guardian, Household
 from inscriptions.models.paper import PaperLayout, PrintToken
 from inscriptions.models.registration import (
@@ -12,6 +13,7 @@ from inscriptions.models.registration import (
     StatusChange,
     Upload,
 )
+from inscriptions.models.scan import ScanBatch, ScanPage, ScanPageStatus
 from inscriptions.models.service import FormVersion, ReferenceCounter, ServiceSession
 from inscriptions.models.staff import SERVICE_ROLES, ApiToken, Role, StaffRole
 from inscriptions.models.submission import SubmissionKey
@@ -22,6 +24,7 @@ __all__ = [
     "SERVICE_ROLES",
     "Account",
     "ApiToken",
+    "AuditEvent",
     "Child",
     "Draft",
     "FormVersion",
@@ -32,6 +35,9 @@ __all__ = [
     "ReferenceCounter",
     "Registration",
     "Role",
+    "ScanBatch",
+    "ScanPage",
+    "ScanPageStatus",
     "ServiceSession",
     "StaffRole",
     "Status",

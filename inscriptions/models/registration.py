@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy import (
     JSON,
+    Date,
     DateTime,
     ForeignKey,
     Integer,
@@ -58,6 +59,9 @@ class Registration(db.Model):
     price_detail: Mapped[list] = mapped_column(JSON, default=list)
     channel: Mapped[str] = mapped_column(String(10))
     keyed_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    # Counter channels: the day the paper (or letter) reached the town, and why an agent keyed it.
+    received_on: Mapped[dt.date | None] = mapped_column(Date)
+    mediation_reason: Mapped[str] = mapped_column(Text, default="")
     # Siblings registered in one action share a batch.
     batch: Mapped[str] = mapped_column(String(32), index=True)
     status: Mapped[str] = mapped_column(String(20), index=True)

@@ -17,6 +17,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.wrappers import Response
 
@@ -548,6 +549,9 @@ def confirmation(token: str) -> Any:
         select(Registration)
         .filter_by(batch=draft.submitted_batch, household_id=household.id)
         .order_by(Registration.id)
+        # The page every family sees after booking: what it shows comes in the same query.
+        .options(joinedload(Registration.child), joinedload(Registration.guardian),
+                 joinedload(Registration.session))
     ))
     if not regs:
         abort(404)

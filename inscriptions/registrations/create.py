@@ -9,8 +9,11 @@ Locking discipline (the capacity must never be oversold, whichever channel takes
 * PostgreSQL: rows are locked with ``SELECT ... FOR UPDATE`` in one fixed order, so two bookings
   never wait for each other in a cycle: the household (its limits, its submission keys, its
   already-registered checks), its draft, then the session rows sorted by id (capacity and the
-  waiting list), then the reference counter (the ``UPDATE`` in :mod:`.references`). Other writers
-  that lock several of these rows must take them in the same order.
+  waiting list), then the reference counter (the upsert in :mod:`.references`). Other writers
+  that lock several of these rows must take them in the same order. What needs no session lock
+  (the participants' eligibility, answers, duplicates and prices: one household's data, under its
+  lock) is checked before the session rows are locked, so the lock every family of a session
+  queues on is held only for the capacity decision and the inserts.
 * The wait for a lock is bounded (``BOOKING_LOCK_TIMEOUT_MS``, default 5000): past it the booking
   raises :class:`~inscriptions.database.BusyError`, which the web answers with a 503 "busy, try
   again" page (nothing was saved).
@@ -30,7 +33,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import exists, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from inscriptions import clock, jobs
@@ -226,8 +229,9 @@ def _book(service, data: RegistrationInput) -> RegistrationOutcome:  # type: ign
         raise RegistrationRefused([_("The same person is listed twice.")])
     _check_limits(live, service.code, household.id, len(data.participants))
 
-    # 2. The session row(s), sorted by id: capacity and waiting list.
-    session_row = _session_for(live, service.code, data.session_code, now)
+    # The participants are checked before the session lock: what they depend on belongs to this
+    # household, whose row is locked, so the session lock is held only for the capacity decision.
+    _check_session_choice(live, data.session_code)
     hview = household_view(household)
     general: list[str] = []
     errors: dict[str, dict[str, str]] = {}
@@ -246,7 +250,7 @@ def _book(service, data: RegistrationInput) -> RegistrationOutcome:  # type: ign
         if not result.ok:
             errors[part.key] = {k: str(v) for k, v in result.errors.items()}
             continue
-        if _already_registered(service.code, household.id, part, session_row):
+        if _already_registered(service.code, household.id, part, data.session_code):
             general.append(_("%(name)s is already registered for this service.",
                              name=pview.first_name if pview else household.display_name))
             continue
@@ -256,15 +260,18 @@ def _book(service, data: RegistrationInput) -> RegistrationOutcome:  # type: ign
         raise RegistrationRefused(general, errors)
 
     status = Status.ACCEPTED if defn.workflow == "automatic" else Status.SUBMITTED
+    # 2. The session row(s), sorted by id: capacity and waiting list.
+    session_row = _session_for(live, service.code, data.session_code, now)
+    free = 0
     if session_row is not None:
-        status = _capacity_status(live, session_row, prepared, data, status)
+        status, free = _capacity_status(live, session_row, prepared, data, status)
 
     batch = uuid.uuid4().hex
     year = now.astimezone(clock.local_zone()).year
     created = []
     for part, values, price, places in prepared:
         reg = Registration(
-            # 3. The reference counter's row (UPDATE ... RETURNING): the last lock taken.
+            # 3. The reference counter's row (upsert ... RETURNING): the last lock taken.
             reference=next_reference(defn.reference_prefix, year),
             service_code=service.code,
             form_version_id=version.id,
@@ -293,23 +300,27 @@ def _book(service, data: RegistrationInput) -> RegistrationOutcome:  # type: ign
         db.session.add(SubmissionKey(key=data.idempotency_key, household_id=household.id,
                                      service_code=service.code, batch=batch))
     db.session.flush()
-    if session_row is not None and status == Status.WAITLISTED:
+    if session_row is not None and status == Status.WAITLISTED and free > 0:
         # Places freed but not yet offered (the expiry cron has not run) go to the head of the
-        # queue now, under the session lock already held.
+        # queue now, under the session lock already held. Without a free place (the usual case
+        # on an opening morning) there is nothing to promote: every writer of this session's
+        # places holds its lock, so the count read above still stands, and this booking only waits.
         waitlist.promote(session_row.id)
     return RegistrationOutcome(batch, [r.id for r in created], status)
 
 
 def _capacity_status(live, session_row: ServiceSession, prepared: list, data: RegistrationInput,  # type: ignore[no-untyped-def]
-                     status: str) -> str:
-    """The status of every participant of the booking: all get a place, or all wait together."""
-    if _queue_waiting(session_row.id):
+                     status: str) -> tuple[str, int]:
+    """The status of every participant of the booking (all get a place, or all wait together),
+    and the places that were free before it."""
+    held, waiting = waitlist.places_and_queue(session_row.id)
+    left = session_row.capacity - held
+    if waiting:
         # Places that look free are kept for the waiting list's offers: newcomers queue behind it.
-        return Status.WAITLISTED
+        return Status.WAITLISTED, left
     wanted = sum(p[3] for p in prepared)
-    left = session_row.capacity - waitlist.places_held(session_row.id)
     if wanted <= left:
-        return status
+        return status, left
     if len(prepared) > 1 and left > 0 and live.waitlist_siblings == "parent_chooses" and not data.waitlist_together:
         # Never split siblings: the family chooses between fewer people now and all waiting.
         raise RegistrationRefused(
@@ -320,7 +331,7 @@ def _capacity_status(live, session_row: ServiceSession, prepared: list, data: Re
             code=NOT_ENOUGH_PLACES,
             places_left=left,
         )
-    return Status.WAITLISTED
+    return Status.WAITLISTED, left
 
 
 def _check_limits(live, service_code: str, household_id: int, count: int) -> None:  # type: ignore[no-untyped-def]
@@ -372,13 +383,21 @@ def _replay(batch: str, household_id: int) -> RegistrationOutcome:
     return RegistrationOutcome(batch, [r.id for r in regs], regs[0].status if regs else "", replayed=True)
 
 
-def _session_for(defn, service_code: str, code: str | None, now: dt.datetime) -> ServiceSession | None:  # type: ignore[no-untyped-def]
+def _check_session_choice(defn, code: str | None) -> None:  # type: ignore[no-untyped-def]
+    """Refuse a session choice the definition does not allow (no database access, no lock)."""
     if not defn.sessions:
         if code:
             raise RegistrationRefused([_("This service has no sessions to choose.")])
-        return None
+        return
     if not code or defn.session(code) is None:
         raise RegistrationRefused([_("Choose a session.")])
+
+
+def _session_for(defn, service_code: str, code: str | None, now: dt.datetime) -> ServiceSession | None:  # type: ignore[no-untyped-def]
+    """The chosen session's row, locked, or None for a service without sessions."""
+    _check_session_choice(defn, code)
+    if not defn.sessions or code is None:
+        return None
     rows = _lock_sessions(service_code, [code])
     if not rows:
         raise RegistrationRefused([_("Choose a session.")])
@@ -414,8 +433,13 @@ def _resolve_participant(audience: str, household: Household, part: ParticipantI
 
 
 def _already_registered(
-    service_code: str, household_id: int, part: ParticipantInput, session_row: ServiceSession | None
+    service_code: str, household_id: int, part: ParticipantInput, session_code: str | None
 ) -> bool:
+    """Whether this person already holds an active registration (for that session).
+
+    Runs under the household's row lock, which every booking of the household takes first; the
+    session is named by its code, so this check needs no lock on the session row.
+    """
     query = select(func.count(Registration.id)).where(
         Registration.service_code == service_code,
         Registration.household_id == household_id,
@@ -425,18 +449,14 @@ def _already_registered(
         if part.guardian_id is None
         else Registration.guardian_id == part.guardian_id,
         Registration.session_id.is_(None)
-        if session_row is None
-        else Registration.session_id == session_row.id,
+        if session_code is None
+        else Registration.session_id.in_(
+            select(ServiceSession.id).where(
+                ServiceSession.service_code == service_code, ServiceSession.code == session_code
+            )
+        ),
     )
     return bool(db.session.scalar(query))
-
-
-def _queue_waiting(session_id: int) -> bool:
-    """Whether people wait for this session. Offered entries already hold their places, so
-    places beyond them are free for anyone; places freed while people wait are theirs."""
-    return bool(db.session.scalar(select(exists().where(
-        Registration.session_id == session_id, Registration.status == Status.WAITLISTED,
-    ))))
 
 
 def total_price(registrations: Sequence[Registration]) -> Decimal:

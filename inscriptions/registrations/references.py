@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from inscriptions.extensions import db
@@ -14,16 +13,13 @@ def next_reference(prefix: str, year: int) -> str:
     session = db.session
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(
-        insert(ReferenceCounter)
-        .values(prefix=prefix, year=year, last=0)
-        .on_conflict_do_nothing(index_elements=["prefix", "year"])
-    )
-    # The UPDATE takes the counter's row lock until commit, so two bookings never share a number.
+    # One statement (one round trip while the booking holds its locks): the first booking of the
+    # year creates the counter at 1, the next ones increment it. Either way the statement takes
+    # the counter's row lock until commit, so two bookings never share a number.
+    stmt = insert(ReferenceCounter).values(prefix=prefix, year=year, last=1)
     number = session.execute(
-        update(ReferenceCounter)
-        .where(ReferenceCounter.prefix == prefix, ReferenceCounter.year == year)
-        .values(last=ReferenceCounter.last + 1)
-        .returning(ReferenceCounter.last)
+        stmt.on_conflict_do_update(
+            index_elements=["prefix", "year"], set_={"last": ReferenceCounter.last + 1}
+        ).returning(ReferenceCounter.last)
     ).scalar_one()
     return f"{prefix}-{year}-{number:06d}"

@@ -81,7 +81,8 @@ def test_postgresql_locks_household_then_session_then_counter(app, make_househol
     set_timeout = _first(sql, r"^SET LOCAL lock_timeout = '5000ms'")
     household_lock = _first(sql, r"FROM households WHERE households\.id = .* FOR UPDATE")
     session_lock = _first(sql, r"FROM service_sessions WHERE .* ORDER BY service_sessions\.id FOR UPDATE")
-    counter = _first(sql, r"^UPDATE reference_counters")
+    # The counter's row lock: the upsert that takes the next number.
+    counter = _first(sql, r"^INSERT INTO reference_counters .* ON CONFLICT .* DO UPDATE")
     insert = _first(sql, r"^INSERT INTO registrations")
     assert set_timeout < household_lock < session_lock < counter < insert
     # The capacity is read after the session row is locked, never before.

@@ -1,0 +1,96 @@
+"""The audit log of staff access to families' data (CNIL deliberation 2021-122).
+
+Every agent read of a household's file or of a registration, every creation or change an agent
+makes, and every export is written here with who, when, what, and — for mediation — why. The log
+is append-only (:class:`inscriptions.models.AuditEvent` refuses updates and deletes); only the DPO
+will read it (issue 5), and a retention purge will remove rows by age.
+
+:func:`log_access` adds the event to the current database session without committing: a change
+and its audit line are committed together, so neither exists without the other. A view that only
+reads commits right after logging (see :func:`log_read`).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+
+from inscriptions.clock import utcnow_naive
+from inscriptions.extensions import db
+from inscriptions.models import Account, AuditEvent
+
+REASON_MAX = 500
+
+
+class Action(enum.StrEnum):
+    """What was done. New kinds of access add a member here (the column is free text)."""
+
+    SEARCH = "search"
+    READ_HOUSEHOLD = "read_household"
+    READ_REGISTRATION = "read_registration"
+    CREATE_HOUSEHOLD = "create_household"
+    UPDATE_HOUSEHOLD = "update_household"
+    REGISTER = "register"
+    PRINT_LETTER = "print_letter"
+    OPEN_PAPER_FORM = "open_paper_form"
+    EXPORT = "export"
+
+
+def _actor_id(actor: Account | int | None) -> int | None:
+    if actor is None or isinstance(actor, int):
+        return actor
+    return actor.id
+
+
+def log_access(
+    actor: Account | int | None,
+    action: str,
+    household_id: int | None,
+    detail: Mapping[str, Any] | None = None,
+    reason: str = "",
+    *,
+    registration_id: int | None = None,
+) -> AuditEvent:
+    """Append one event to the audit log (added to the session, not committed).
+
+    ``actor`` is the staff account (or its id); ``detail`` a small JSON-ready mapping saying what
+    was seen or changed (ids, service code, channel — never a copy of the data itself);
+    ``reason`` the mediation reason the agent gave, if any.
+    """
+    event = AuditEvent(
+        at=utcnow_naive(),
+        actor_account_id=_actor_id(actor),
+        action=str(action),
+        household_id=household_id,
+        registration_id=registration_id,
+        detail=dict(detail or {}),
+        reason=(reason or "").strip()[:REASON_MAX],
+    )
+    db.session.add(event)
+    db.session.flush()
+    return event
+
+
+def log_read(
+    actor: Account | int | None,
+    action: str,
+    household_id: int | None,
+    detail: Mapping[str, Any] | None = None,
+    reason: str = "",
+    *,
+    registration_id: int | None = None,
+) -> AuditEvent:
+    """:func:`log_access` for a read, committed at once: the read is logged even if the page fails."""
+    event = log_access(actor, action, household_id, detail, reason, registration_id=registration_id)
+    db.session.commit()
+    return event
+
+
+def events_of_household(household_id: int) -> list[AuditEvent]:
+    """The household's audit events, oldest first (for the DPO screen and the family's history)."""
+    return list(db.session.scalars(
+        select(AuditEvent).where(AuditEvent.household_id == household_id).order_by(AuditEvent.id)
+    ))

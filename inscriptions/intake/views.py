@@ -1,0 +1,451 @@
+"""Scan intake screens (``/guichet/numerisation``): upload a stack, check each document, confirm.
+
+Every page of an upload is stored (image and reading, :mod:`inscriptions.intake.store`). A
+document (one print token) opens as the counter's one-page entry form prefilled with what the
+reader found; questions to check are flagged beside the crop of the scan; the agent types the
+handwritten answers and confirms. The booking goes through
+:func:`inscriptions.registrations.create.create_registrations` with channel ``paper`` and the
+idempotency key ``scan:<token>``: a printed form is never registered twice. Pages that cannot be
+identified wait in the manual queue until an agent types their code or rejects them.
+
+Images and crops are served only through the routes below, to staff of the form's service
+(crops of sensitive questions only to roles allowed to read sensitive answers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.datastructures import CombinedMultiDict
+from werkzeug.wrappers import Response
+
+from inscriptions.audit import Action, log_access, log_read
+from inscriptions.clock import utcnow_naive
+from inscriptions.counter.access import counter_required
+from inscriptions.counter.entry import CounterEntry
+from inscriptions.counter.search import QUERY_MIN, search_households
+from inscriptions.definitions import schema as s
+from inscriptions.definitions.registry import definition_of, registry
+from inscriptions.extensions import db
+from inscriptions.forms import web
+from inscriptions.intake.store import MAX_PAGES, IntakeError, UploadedFile, ingest, load_png, stored_reading
+from inscriptions.models import FormVersion, Household, PrintToken, Registration, ScanBatch, ScanPage, ScanPageStatus
+from inscriptions.models.scan import PENDING_PAGE_STATUSES
+from inscriptions.paper import tokens
+from inscriptions.paper.layout import stored_layout
+from inscriptions.paper.reader import answers_from, document_values
+from inscriptions.permissions import can
+from inscriptions.portal.wizard import Participant, candidates
+from inscriptions.registrations.create import RegistrationInput, RegistrationRefused, create_registrations
+from inscriptions.uploads import store_upload
+
+bp = Blueprint("intake", __name__, url_prefix="/guichet/numerisation")
+
+def status_label(code: str) -> str:
+    """The words for a page or document status."""
+    labels = {
+        "ok": _("Read, to confirm"),
+        "review": _("To check"),
+        "manual": _("Manual queue"),
+        "duplicate": _("Duplicate"),
+        "registered": _("Registered"),
+        "rejected": _("Rejected"),
+    }
+    return labels.get(code, code)
+
+
+@bp.context_processor
+def _helpers() -> dict[str, Any]:
+    return {"scan_status": status_label, "input_attributes": web.input_attributes}
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+def _service_of(page: ScanPage) -> str | None:
+    if page.form_version_id is None:
+        return None
+    version = db.session.get(FormVersion, page.form_version_id)
+    return version.service_code if version else None
+
+
+def _may_see(page: ScanPage) -> bool:
+    """Identified pages: staff of their service; unidentified ones: any counter agent."""
+    code = _service_of(page)
+    return code is None or can(current_user, "read_any_registration", code)
+
+
+def _page(page_id: int) -> ScanPage:
+    page = db.session.get(ScanPage, page_id)
+    if page is None:
+        abort(404)
+    if not _may_see(page):
+        abort(403)
+    return page
+
+
+def _png(data: bytes | None) -> Response:
+    if data is None:
+        abort(404)
+    response = Response(data, mimetype="image/png")
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+# -- upload and batches ----------------------------------------------------------------------------
+
+@bp.route("/", methods=["GET", "POST"])
+@counter_required
+def home() -> Any:
+    error = None
+    if request.method == "POST":
+        files = [UploadedFile(f.read(), f.filename or "") for f in request.files.getlist("scans") if f]
+        try:
+            batch = ingest(files, current_user.id)
+        except IntakeError as exc:
+            error = exc.message
+        else:
+            flash(_("%(n)s pages stored and read.", n=batch.page_count), "success")
+            return redirect(url_for(".batch", batch_id=batch.id))
+    batches = db.session.scalars(select(ScanBatch).order_by(ScanBatch.id.desc()).limit(20)).all()
+    queue = db.session.scalar(select(db.func.count(ScanPage.id)).where(ScanPage.status == ScanPageStatus.MANUAL.value))
+    return render_template("intake/home.html", error=error, batches=batches, queue=queue,
+                           max_pages=MAX_PAGES), (422 if error else 200)
+
+
+@dataclass
+class DocumentRow:
+    """One document of a batch, as listed."""
+
+    token: str
+    code: str
+    total: int
+    pages: list[ScanPage]
+    missing: list[int]
+    status: str
+
+
+def _documents(pages: list[ScanPage]) -> list[DocumentRow]:
+    rows: dict[str, list[ScanPage]] = {}
+    for page in pages:
+        if page.document_key and page.status != ScanPageStatus.DUPLICATE.value:
+            rows.setdefault(page.document_key, []).append(page)
+    result = []
+    for token, found in rows.items():
+        total = max(p.total or p.page or 1 for p in found)
+        numbers = {p.page for p in found}
+        missing = [n for n in range(1, total + 1) if n not in numbers]
+        statuses = {p.status for p in found}
+        if statuses == {ScanPageStatus.REGISTERED.value}:
+            status = "registered"
+        elif statuses == {ScanPageStatus.REJECTED.value}:
+            status = "rejected"
+        elif "review" in statuses or missing:
+            status = "review"
+        else:
+            status = "ok"
+        result.append(DocumentRow(token, tokens.human_code(token, 1), total, found, missing, status))
+    return result
+
+
+@bp.get("/lots/<int:batch_id>")
+@counter_required
+def batch(batch_id: int) -> str:
+    scan_batch = db.get_or_404(ScanBatch, batch_id)
+    pages = list(scan_batch.pages)
+    return render_template(
+        "intake/batch.html", batch=scan_batch, documents=_documents(pages),
+        manual=[p for p in pages if p.status in (ScanPageStatus.MANUAL.value, ScanPageStatus.REJECTED.value)],
+        duplicates=[p for p in pages if p.status == ScanPageStatus.DUPLICATE.value],
+    )
+
+
+# -- images ----------------------------------------------------------------------------------------
+
+@bp.get("/pages/<int:page_id>/image")
+@counter_required
+def page_image(page_id: int) -> Response:
+    return _png(load_png(_page(page_id).image_sha256))
+
+
+@bp.get("/pages/<int:page_id>/decoupe")
+@counter_required
+def crop(page_id: int) -> Response:
+    page = _page(page_id)
+    path = request.args.get("path", "")
+    reading = page.reading or {}
+    if path in reading.get("sensitive_paths", []):
+        code = _service_of(page)
+        if code is None or not can(current_user, "read_sensitive_answers", code):
+            abort(403)
+    digest = (reading.get("crop_files") or {}).get(path)
+    return _png(load_png(digest) if digest else None)
+
+
+# -- document review and confirmation --------------------------------------------------------------
+
+class ScanEntry(CounterEntry):
+    """The counter's one-page entry form, prefilled with the machine-read raw answers."""
+
+    def __init__(self, *args: Any, prefill: Mapping[str, Any] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        if self.formdata is None and prefill:
+            self.shared_form = web.build_form(type(self.shared_form), raw=prefill)
+            self.own_forms = {key: web.build_form(type(form), prefix=key, raw=prefill)
+                              for key, form in self.own_forms.items()}
+            self._decorate()
+
+
+def _document_pages(token: str) -> list[ScanPage]:
+    return list(db.session.scalars(
+        select(ScanPage).where(ScanPage.document_key == token,
+                               ScanPage.status.in_((*PENDING_PAGE_STATUSES, ScanPageStatus.REGISTERED.value)))
+        .order_by(ScanPage.page, ScanPage.id)
+    ))
+
+
+def _used_pages(pages: list[ScanPage]) -> list[ScanPage]:
+    """One stored page per page number (the first stored)."""
+    used: dict[int, ScanPage] = {}
+    for page in pages:
+        if page.page is not None:
+            used.setdefault(page.page, page)
+    return [used[n] for n in sorted(used)]
+
+
+def _crops_by_field(pages: list[ScanPage], sensitive_ok: bool) -> dict[str, list[tuple[int, str]]]:
+    """Top-level field name -> (page id, crop path) of its crops."""
+    crops: dict[str, list[tuple[int, str]]] = {}
+    for page in pages:
+        reading = page.reading or {}
+        hidden = set() if sensitive_ok else set(reading.get("sensitive_paths", []))
+        for path in (reading.get("crop_files") or {}):
+            if path not in hidden:
+                crops.setdefault(path.partition(".")[0], []).append((page.id, path))
+    return crops
+
+
+@bp.route("/documents/<token>", methods=["GET", "POST"])
+@counter_required
+def document(token: str) -> Any:
+    token = token[:10].upper()
+    print_token = db.session.scalar(select(PrintToken).filter_by(token=token))
+    if print_token is None:
+        abort(404)
+    version = print_token.form_version
+    service = registry().get(version.service_code)
+    if service is None:
+        abort(404)
+    if not can(current_user, "register_for_any_household", service.code):
+        abort(403)
+    all_pages = _document_pages(token)
+    registered = [p for p in all_pages if p.status == ScanPageStatus.REGISTERED.value]
+    if registered:
+        return redirect(url_for(".evidence", batch=registered[0].registration_batch))
+    pages = _used_pages(all_pages)
+    if not pages:
+        abort(404)
+    defn = definition_of(version)
+    layout = stored_layout(version.id)
+    readings = [stored_reading(p) for p in pages]
+    answers, review = answers_from(readings, layout) if layout else ({}, [])
+    machine = document_values(readings, layout) if layout else {}
+
+    household_id = print_token.household_id or request.values.get("household", type=int)
+    household = db.session.get(Household, household_id) if household_id else None
+    if household is None:
+        query = request.args.get("q", "").strip()
+        results = search_households(query) if len(query) >= QUERY_MIN else None
+        return render_template("intake/pick_household.html", token=token, service=service, query=query,
+                               results=results, pages=pages)
+    people = candidates(defn, household)
+    chosen = _chosen(people, print_token)
+    if defn.audience != "household" and not chosen:
+        return render_template("intake/pick_household.html", token=token, service=service, query="",
+                               results=[household], pages=pages, people=people)
+    posted = request.method == "POST"
+    if not posted:
+        # The family's data is shown with the scan: the read is logged like the counter's.
+        log_read(current_user.id, Action.OPEN_PAPER_FORM, household.id,
+                 {"token": token, "service": service.code, "form_version_id": version.id,
+                  "scan_pages": [p.id for p in pages]}, _("Paper form received and scanned"))
+    entry = ScanEntry(service, version, household, chosen, "paper",
+                      formdata=CombinedMultiDict([request.files, request.form]) if posted else None,
+                      prefill=answers)
+    if posted:
+        result = _confirm(entry, token, pages, machine, print_token)
+        if isinstance(result, Response):
+            return result
+    by_path: dict[str, list[dict[str, Any]]] = {}
+    for item in review:
+        by_path.setdefault(str(item.get("path", "")).partition(".")[0], []).append(item)
+    return render_template(
+        "intake/document.html", entry=entry, household=household, service=service, token=token,
+        pages=pages, review=review, review_by_field=by_path,
+        crops=_crops_by_field(pages, can(current_user, "read_sensitive_answers", service.code)),
+        error_links=entry.error_links(), file_names={},
+    ), (422 if posted else 200)
+
+
+def _chosen(people: list[Participant], print_token: PrintToken) -> list[Participant]:
+    wanted = print_token.child_id or request.values.get("child", type=int)
+    if wanted is None and len(people) == 1:
+        return people
+    return [p for p in people if p.child_id == wanted or p.guardian_id == wanted]
+
+
+def _confirm(entry: ScanEntry, token: str, pages: list[ScanPage], machine: Mapping[str, Any],
+             print_token: PrintToken) -> Response | None:
+    home = entry.household
+
+    def store(fld: s.FileField, storage: Any) -> str:
+        return store_upload(home.id, storage, accept=fld.accept, max_size_mb=fld.max_size_mb).token
+
+    problems = entry.collect(store)
+    if problems:
+        entry.apply_upload_errors(problems)
+        return None
+    batch_ids = sorted({p.batch_id for p in pages})
+    note = _("Scanned paper form, scan batch %(n)s", n=", ".join(str(b) for b in batch_ids))
+    session_code = machine.get("session") if isinstance(machine.get("session"), str) else None
+    inputs = entry.inputs()
+    try:
+        outcome = create_registrations(RegistrationInput(
+            service_code=entry.service.code, household_id=home.id, participants=inputs, channel="paper",
+            keyed_by_id=current_user.id, session_code=session_code, form_version_id=entry.version.id,
+            note=note, idempotency_key=f"scan:{token}", received_on=pages[0].batch.uploaded_at.date(),
+            mediation_reason=_("Paper form received and scanned"),
+        ))
+    except RegistrationRefused as refused:
+        entry.apply_refusal(refused)
+        return None
+    now = utcnow_naive()
+    confirmed = {"participants": [dict(p.answers) for p in inputs]}
+    for page in _document_pages(token):
+        if page.status in PENDING_PAGE_STATUSES or page.status == ScanPageStatus.REGISTERED.value:
+            page.status = ScanPageStatus.REGISTERED.value
+            page.registration_batch = outcome.batch
+            page.confirmed_by_id = current_user.id
+            page.confirmed_at = now
+            page.machine_values = dict(machine)
+            page.confirmed_values = confirmed
+    if not outcome.replayed:
+        for reg_id in outcome.registration_ids:
+            log_access(current_user.id, Action.REGISTER, home.id,
+                       {"service": entry.service.code, "channel": "paper", "batch": outcome.batch,
+                        "token": token, "scan_pages": [p.id for p in pages]},
+                       _("Paper form received and scanned"), registration_id=reg_id)
+    db.session.commit()
+    flash(_("The scanned form is registered."), "success")
+    return redirect(url_for(".evidence", batch=outcome.batch))
+
+
+@bp.get("/preuves/<batch>")
+@counter_required
+def evidence(batch: str) -> str:
+    """A registration's scan evidence: pages, hashes, machine-read and confirmed values, who confirmed."""
+    batch = batch[:32]
+    regs = list(db.session.scalars(select(Registration).filter_by(batch=batch).order_by(Registration.id)))
+    pages = list(db.session.scalars(select(ScanPage).filter_by(registration_batch=batch).order_by(ScanPage.page)))
+    if not regs and not pages:
+        abort(404)
+    code = regs[0].service_code if regs else _service_of(pages[0])
+    if code is None or not can(current_user, "read_any_registration", code):
+        abort(403)
+    return render_template("intake/evidence.html", batch=batch, registrations=regs, pages=pages)
+
+
+@bp.app_template_global("has_scan_evidence")
+def has_scan_evidence(registration: Registration) -> bool:
+    """Whether a registration was made from scanned pages (the counter links to them)."""
+    return db.session.scalar(
+        select(ScanPage.id).filter_by(registration_batch=registration.batch).limit(1)
+    ) is not None
+
+
+@bp.get("/registrations/<reference>")
+@counter_required
+def registration_evidence(reference: str) -> Any:
+    """The scan evidence of registration ``reference`` (link from the registration's page)."""
+    reg = db.session.scalar(select(Registration).filter_by(reference=reference[:40]))
+    if reg is None:
+        abort(404)
+    return redirect(url_for(".evidence", batch=reg.batch))
+
+
+# -- manual queue ----------------------------------------------------------------------------------
+
+@bp.get("/manuel")
+@counter_required
+def manual() -> str:
+    pages = db.session.scalars(
+        select(ScanPage).where(ScanPage.status == ScanPageStatus.MANUAL.value).order_by(ScanPage.id)
+    ).all()
+    return render_template("intake/manual.html", pages=[p for p in pages if _may_see(p)], errors={})
+
+
+@bp.post("/pages/<int:page_id>/code")
+@counter_required
+def assign_code(page_id: int) -> Any:
+    """The agent read the code printed under the QR code: the page joins its document."""
+    page = _page(page_id)
+    if page.status != ScanPageStatus.MANUAL.value:
+        abort(409)
+    text = request.form.get("code", "").strip()[:80]
+    try:
+        ref = tokens.find_by_human_code(text)
+    except tokens.PaperCodeError as exc:
+        pages = db.session.scalars(select(ScanPage).where(ScanPage.status == ScanPageStatus.MANUAL.value)).all()
+        return render_template("intake/manual.html", pages=[p for p in pages if _may_see(p)],
+                               errors={page.id: str(exc) or _("This code is not valid.")}), 422
+    service_code = ref.token.form_version.service_code
+    if not can(current_user, "register_for_any_household", service_code):
+        abort(403)
+    taken = db.session.scalar(select(ScanPage).where(
+        ScanPage.token == ref.token.token, ScanPage.page == ref.page, ScanPage.id != page.id,
+        ScanPage.status.in_((*PENDING_PAGE_STATUSES, ScanPageStatus.REGISTERED.value))))
+    reading = dict(page.reading or {})
+    reading.update(token=ref.token.token, page=ref.page, total=ref.token.pages,
+                   form_version_id=ref.token.form_version_id, service_code=service_code,
+                   household_id=ref.token.household_id, child_id=ref.token.child_id, status="review")
+    page.reading = reading
+    page.token, page.page, page.total = ref.token.token, ref.page, ref.token.pages
+    page.form_version_id = ref.token.form_version_id
+    page.document_key = ref.token.token
+    if taken is not None:
+        page.status = ScanPageStatus.DUPLICATE.value
+        page.reason = "duplicate"
+        page.message = _("This page was already scanned (batch %(n)s): it is kept but not used.", n=taken.batch_id)
+        db.session.commit()
+        flash(page.message, "warning")
+        return redirect(url_for(".manual"))
+    page.status = ScanPageStatus.REVIEW.value
+    page.reason = "manual_code"
+    page.message = _("Identified by the code typed by an agent: every answer is keyed by hand.")
+    db.session.commit()
+    return redirect(url_for(".document", token=ref.token.token))
+
+
+@bp.post("/pages/<int:page_id>/rejeter")
+@counter_required
+def reject(page_id: int) -> Any:
+    page = _page(page_id)
+    if page.status not in (ScanPageStatus.MANUAL.value, *PENDING_PAGE_STATUSES):
+        abort(409)
+    why = request.form.get("reason", "").strip()[:500]
+    if not why:
+        pages = db.session.scalars(select(ScanPage).where(ScanPage.status == ScanPageStatus.MANUAL.value)).all()
+        return render_template("intake/manual.html", pages=[p for p in pages if _may_see(p)],
+                               errors={page.id: _("Say why the page is rejected.")}), 422
+    page.status = ScanPageStatus.REJECTED.value
+    page.reason = why
+    page.confirmed_by_id = current_user.id
+    page.confirmed_at = utcnow_naive()
+    db.session.commit()
+    flash(_("The page is set aside."), "success")
+    return redirect(url_for(".manual"))

@@ -1,0 +1,96 @@
+"""Fixtures of the scan intake tests: staff logged in, canteen forms printed, filled and scanned.
+
+CSRF is off here (one test turns it back on): the other tests post data directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+from flask import Flask, g
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from inscriptions.definitions.registry import current_version, registry
+from inscriptions.extensions import db
+from inscriptions.models import Account, FormVersion, Household, PrintToken
+from inscriptions.paper.layout import layout_for
+from inscriptions.paper.reader import simulate as sim
+from inscriptions.permissions import grant_role
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Iterator[Flask]:
+    application = make_app(WTF_CSRF_ENABLED=False)
+    with application.app_context():
+        yield application
+
+
+@pytest.fixture
+def staff(app: Flask) -> Callable[..., Account]:
+    """``staff("agent", "cantine")``: an account holding that grant."""
+
+    def make(role: str, service: str | None = None) -> Account:
+        account, _created, _granted = grant_role(f"{role}-{service or 'all'}@mairie.test", role, service)
+        db.session.commit()
+        return account
+
+    return make
+
+
+@pytest.fixture
+def login_as(client: FlaskClient) -> Callable[[Account], Account]:
+    def do_login(account: Account) -> Account:
+        g.pop("_login_user", None)
+        with client.session_transaction() as session:
+            session["_user_id"] = str(account.id)
+            session["_fresh"] = True
+        return account
+
+    return do_login
+
+
+@pytest.fixture
+def agent(staff: Callable[..., Account], login_as: Callable[[Account], Account]) -> Account:
+    """A canteen agent, logged in."""
+    return login_as(staff("agent", "cantine"))
+
+
+@pytest.fixture
+def canteen_version(app: Flask) -> FormVersion:
+    version = current_version(registry().get("cantine"))
+    layout_for(version)
+    db.session.commit()
+    return version
+
+
+@pytest.fixture
+def family(make_household: Callable[..., Household]) -> Household:
+    household = make_household(last_name="Durand", children=[("Léo", dt.date(2018, 5, 2))])
+    db.session.commit()
+    return household
+
+
+MARKED: dict[str, Any] = {"days": ["mon", "thu"], "diet": "sans_porc", "allergy": False, "rules": True}
+
+
+@pytest.fixture
+def scanned_form(canteen_version: FormVersion, family: Household) -> Callable[..., list[sim.SimPage]]:
+    """A canteen form prefilled for ``family``'s child, ticked as :data:`MARKED`, scanned (PNG pages)."""
+
+    def make(seed: int = 1) -> list[sim.SimPage]:
+        rng = np.random.default_rng(seed)
+        pages, _answers = sim.filled_documents(canteen_version, 1, rng, answers=[dict(MARKED)],
+                                               settings=lambda _r: sim.ScanSettings(dpi=200, jpeg=None),
+                                               styles={"cross": 1.0}, smudges=0.0)
+        row = db.session.scalar(select(PrintToken).filter_by(token=pages[0].token))
+        row.household_id = family.id
+        row.child_id = family.children[0].id
+        db.session.commit()
+        return pages
+
+    return make
