@@ -73,6 +73,8 @@ def load_settings(instance_path: Path) -> dict[str, object]:
         "JOBS_BACKEND": _env("JOBS_BACKEND", "inline"),
         "JOBS_QUEUE": _env("JOBS_QUEUE", "inscriptions"),
         "REDIS_URL": _env("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        # The site's address, for links in messages built outside a request (cron, RQ workers).
+        "PUBLIC_URL": _env("PUBLIC_URL"),
         "BABEL_DEFAULT_LOCALE": "fr",
         "BABEL_DEFAULT_TIMEZONE": _env("TIMEZONE", "Europe/Paris"),
         "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).parent / "translations"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from flask import current_app, render_template, url_for
+from flask import current_app, render_template
 from flask_mailman import EmailMessage
 from sqlalchemy import select
 
@@ -20,14 +20,7 @@ from inscriptions.models import Registration, Status
 from inscriptions.notifications import household_emails, status_label
 from inscriptions.pricing import euros
 from inscriptions.registrations.waitlist import moment_text
-
-
-def _answer_url(reference: str) -> str | None:
-    """The page where the family answers; None when no URL can be built (no request, no SERVER_NAME)."""
-    try:
-        return url_for("portal.registration_detail", reference=reference, _external=True)
-    except RuntimeError:
-        return None
+from inscriptions.urls import public_url
 
 
 def _send(registration_ids: Sequence[int], statuses: tuple[str, ...], template: str) -> int:
@@ -55,7 +48,7 @@ def _send(registration_ids: Sequence[int], statuses: tuple[str, ...], template: 
             "status_label": status_label,
             "euros": euros,
             "deadline": moment_text(items[0].offer_expires_at) if items[0].offer_expires_at else None,
-            "answer_url": _answer_url(items[0].reference),
+            "answer_url": public_url("portal.registration_detail", reference=items[0].reference),
         }
         message = EmailMessage(
             subject=render_template(f"emails/{template}_subject.txt", **context).strip(),

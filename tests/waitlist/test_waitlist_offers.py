@@ -387,3 +387,29 @@ def test_offer_mail_without_a_known_address_says_where_to_answer(
     mail = first
     assert gettext("Answer from “My registrations” on the town's registration website.") in mail.body
     assert "http" not in mail.body and "http" not in following.body
+
+
+def test_offer_mail_from_the_cron_links_to_the_public_url(make_app, plugins_dir, make_household, book) -> None:
+    """With PUBLIC_URL set, a job run outside any request still gives the family its answer link."""
+    import threading
+
+    from inscriptions.waitlist_notifications import offer_made
+
+    placed, queued = full_session(make_household, book)
+    cancel_registration(placed[0], by_id=None)
+    worker = make_app(PLUGINS_DIR=plugins_dir, PUBLIC_URL="https://inscriptions.villebelle.fr/portail/")
+    sent: list[int] = []
+
+    def job() -> None:
+        with worker.app_context():
+            worker.extensions["mailman"].outbox = []
+            sent.append(offer_made([queued[0]]))
+            db.session.remove()
+
+    thread = threading.Thread(target=job)
+    thread.start()
+    thread.join(timeout=30)
+    assert sent == [1]
+    [mail] = worker.extensions["mailman"].outbox
+    reference = fresh(queued[0]).reference
+    assert f"https://inscriptions.villebelle.fr/portail/mes-inscriptions/{reference}" in mail.body

@@ -1,0 +1,27 @@
+"""Absolute links for messages, also when they are built outside any request (cron, RQ workers)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import current_app, has_request_context, url_for
+
+
+def public_url(endpoint: str, **values: object) -> str | None:
+    """The absolute URL of ``endpoint``, or None when the site's address is unknown.
+
+    Inside a request the request's own host is used. Outside one (a job run by
+    ``inscriptions waitlist expire`` or an RQ worker) the ``PUBLIC_URL`` setting
+    (``INSCRIPTIONS_PUBLIC_URL``, e.g. ``https://inscriptions.villebelle.fr``) gives it;
+    without it callers say where to go in words instead of printing a wrong link.
+    """
+    if has_request_context():
+        return url_for(endpoint, _external=True, **values)
+    base = current_app.config.get("PUBLIC_URL")
+    if not base:
+        return None
+    parts = urlsplit(str(base))
+    adapter = current_app.url_map.bind(
+        parts.netloc, script_name=parts.path.rstrip("/") or "/", url_scheme=parts.scheme or "https"
+    )
+    return adapter.build(endpoint, values, force_external=True)
