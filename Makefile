@@ -26,4 +26,6 @@ run: $(STAMP) inscriptions/translations/fr/LC_MESSAGES/messages.mo
 
 test: $(STAMP) inscriptions/translations/fr/LC_MESSAGES/messages.mo
 	$(BIN)/ruff check .
+	$(BIN)/bandit --quiet --recursive inscriptions plugins --severity-level high
+	BIN=$(BIN) .ci/pip-audit
 	$(BIN)/pytest

@@ -4,20 +4,21 @@ directory; elsewhere pass ``-c /path/to/gunicorn.conf.py``). See docs/production
 Every value can be changed with an environment variable, so the same file serves a small town on
 one machine and a big one on several:
 
-==============================  ===========================================  ======================
-variable                        meaning                                      default
-==============================  ===========================================  ======================
-``INSCRIPTIONS_BIND``           address(es), comma separated, or unix:PATH   ``127.0.0.1:8000``
-``PORT``                        port on all interfaces (container platforms)  (unused)
-``INSCRIPTIONS_WEB_WORKERS``    worker processes (also ``WEB_CONCURRENCY``)  2 x cores + 1
-``INSCRIPTIONS_WEB_THREADS``    threads per worker                           4
-``INSCRIPTIONS_WEB_TIMEOUT``    seconds before a silent worker is restarted  30
-``INSCRIPTIONS_WEB_KEEPALIVE``  seconds to keep an idle connection open      5
-``INSCRIPTIONS_MAX_REQUESTS``   requests before a worker is recycled         2000 (0 = never)
-``INSCRIPTIONS_ACCESS_LOG``     access log file, ``-`` for stdout            ``-``
-``INSCRIPTIONS_ERROR_LOG``      error log file, ``-`` for stderr             ``-``
-``INSCRIPTIONS_LOG_LEVEL``      gunicorn's log level                         ``info``
-==============================  ===========================================  ======================
+================================  ============================================  ==================
+variable                          meaning                                       default
+================================  ============================================  ==================
+``INSCRIPTIONS_BIND``             address(es), comma separated, or unix:PATH    ``127.0.0.1:8000``
+``PORT``                          port on all interfaces (container platforms)  (unused)
+``INSCRIPTIONS_WEB_WORKERS``      worker processes (also ``WEB_CONCURRENCY``)   2 x cores + 1
+``INSCRIPTIONS_WEB_THREADS``      threads per worker                            4
+``INSCRIPTIONS_WEB_CONNECTIONS``  connections a worker accepts at once          2 x threads
+``INSCRIPTIONS_WEB_TIMEOUT``      seconds before a silent worker is restarted   30
+``INSCRIPTIONS_WEB_KEEPALIVE``    seconds to keep an idle connection open       5
+``INSCRIPTIONS_MAX_REQUESTS``     requests before a worker is recycled          2000 (0 = never)
+``INSCRIPTIONS_ACCESS_LOG``       access log file, ``-`` for stdout             ``-``
+``INSCRIPTIONS_ERROR_LOG``        error log file, ``-`` for stderr              ``-``
+``INSCRIPTIONS_LOG_LEVEL``        gunicorn's log level                          ``info``
+================================  ============================================  ==================
 """
 
 from __future__ import annotations
@@ -58,6 +59,10 @@ bind = _bind()
 workers = max(1, _int("INSCRIPTIONS_WEB_WORKERS", _int("WEB_CONCURRENCY", 2 * _cores() + 1)))
 threads = max(1, _int("INSCRIPTIONS_WEB_THREADS", 4))
 worker_class = "gthread" if threads > 1 else "sync"
+# Connections a gthread worker takes before its threads are free (gunicorn's default, 1,000,
+# lets one worker swallow a burst and queue it behind its own threads while the others idle):
+# a few per thread; the rest wait in the listen backlog for whichever worker frees up first.
+worker_connections = max(threads, _int("INSCRIPTIONS_WEB_CONNECTIONS", 2 * threads))
 
 # Each worker needs at most one database connection per thread. Unless set explicitly, the
 # pool is sized to the threads, so the connection budget is workers x (threads + overflow).

@@ -18,9 +18,15 @@ What it does, in one run:
    under gunicorn with the project's ``gunicorn.conf.py`` and the same worker count, and posts
    ``--attempts`` requests at ``--concurrency`` clients: ``bare_insert_per_s``. Measured before
    and after the booking phase (the machine may be shared); the mean is used.
-3. **The application** under gunicorn with ``gunicorn.conf.py`` (``INSCRIPTIONS_JOBS_BACKEND=inline``:
-   the confirmation e-mail is built after the commit, inside the request, and handed to the
-   ``dummy`` mail backend, so nothing is sent but nothing is skipped either).
+3. **The application** under gunicorn with ``gunicorn.conf.py``, set up as docs/production.md
+   says: jobs on RQ over Redis (``INSCRIPTIONS_JOBS_BACKEND=rq``, ``BENCH_REDIS_URL``, default
+   ``redis://127.0.0.1:6379/0``, on a queue of the run's own), with one ``inscriptions jobs worker``
+   started by the benchmark, which builds every confirmation e-mail during the run and hands it to
+   the ``dummy`` mail backend (nothing is sent, nothing is skipped; its CPU is counted under
+   ``jobs``). ``--jobs-backend inline`` builds the e-mail inside the request instead (the embedded
+   default, for a machine without Redis). Log-in rate limits stay on but are raised
+   (``INSCRIPTIONS_LOGIN_LIMIT_PER_IP``...): every family of the run logs in from the benchmark's
+   one address, where a town's families come from thousands.
 
    *Arrival* (families at their screens before the opening minute): each **web** family, on its
    own cookie session, GETs the log-in page, POSTs its e-mail, password and CSRF token, follows the
@@ -104,6 +110,7 @@ SESSION = "semaine-1"
 PASSWORD = "banc-d-essai-2026"  # noqa: S105 - the benchmark families' shared password
 SECRET_KEY = "opening-day-bench-secret"  # noqa: S105 - a throw-away database's session key
 DEFAULT_BASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 READY_TIMEOUT_S = 120
 TOWN_ZONE = ZoneInfo("Europe/Paris")
 CHANNELS = ("web", "counter", "api")
@@ -157,6 +164,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--keepalive", action="store_true",
                         help="one kept-alive connection per client (default: one connection per request, "
                              "as the nginx of docs/production.md opens to gunicorn)")
+    parser.add_argument("--jobs-backend", choices=["rq", "inline"], default="rq",
+                        help="rq (production: a queue in Redis and a worker started by the run) or inline "
+                             "(e-mails built inside the request)")
     parser.add_argument("--keep", action="store_true", help="keep the database and the work folder")
     args = parser.parse_args(argv)
     if args.quick:
@@ -255,8 +265,10 @@ def write_plugins(folder: Path, capacity: int) -> Path:
     return folder / "plugins"
 
 
-def server_env(db_url: str, plugins: Path, workdir: Path) -> dict[str, str]:
-    """The environment of the CLI and the servers: the bench database and plugins, no real mail."""
+def server_env(db_url: str, plugins: Path, workdir: Path, jobs_backend: str = "rq",
+               queue: str = "bench-opening-day") -> dict[str, str]:
+    """The environment of the CLI, the servers and the jobs worker: the bench database and
+    plugins, jobs on ``queue`` (rq) or in the request (inline), no real mail."""
     env = dict(os.environ)
     env.update(
         INSCRIPTIONS_DATABASE_URL=db_url,
@@ -264,8 +276,16 @@ def server_env(db_url: str, plugins: Path, workdir: Path) -> dict[str, str]:
         INSCRIPTIONS_SECRET_KEY=SECRET_KEY,
         INSCRIPTIONS_UPLOAD_DIR=str(workdir / "uploads"),
         INSCRIPTIONS_MAIL_BACKEND="dummy",
-        INSCRIPTIONS_JOBS_BACKEND="inline",
+        INSCRIPTIONS_JOBS_BACKEND=jobs_backend,
+        INSCRIPTIONS_JOBS_QUEUE=queue,
+        INSCRIPTIONS_REDIS_URL=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL),
         INSCRIPTIONS_LOG_LEVEL="warning",
+        # Every family logs in from the benchmark's one address: the per-address limits (made
+        # for one household's or one attacker's address) are raised, not switched off, so the
+        # limiter still runs on every log-in. The per-account limit is untouched (one log-in each).
+        INSCRIPTIONS_LOGIN_LIMIT_PER_IP="1000000 per minute",
+        INSCRIPTIONS_SIGNUP_LIMIT_PER_IP="1000000 per minute",
+        INSCRIPTIONS_RESET_LIMIT_PER_IP="1000000 per minute",
     )
     return env
 
@@ -413,6 +433,64 @@ class Server:
                 self.process.wait()
 
 
+class JobsWorker:
+    """One ``inscriptions jobs worker`` on the run's queue (the rq backend), logging to a file."""
+
+    def __init__(self, env: dict[str, str], log: Path):
+        self.queue = env["INSCRIPTIONS_JOBS_QUEUE"]
+        self.redis_url = env["INSCRIPTIONS_REDIS_URL"]
+        with log.open("wb") as out:
+            self.process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
+                [str(INSCRIPTIONS), "jobs", "worker", "--log-level", "WARNING"],
+                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            )
+
+    def _queue(self) -> Any:
+        from redis import Redis
+        from rq import Queue
+
+        return Queue(self.queue, connection=Redis.from_url(self.redis_url))
+
+    def check_redis(self) -> None:
+        from redis import Redis
+        from redis.exceptions import RedisError
+
+        try:
+            Redis.from_url(self.redis_url, socket_connect_timeout=2).ping()
+        except RedisError as exc:
+            raise SystemExit(
+                f"Redis at {self.redis_url}: {exc} (set BENCH_REDIS_URL, or use --jobs-backend inline)"
+            ) from exc
+
+    def drain(self, timeout: float = 300.0) -> dict[str, int]:
+        """Wait until the worker has run every queued job; returns done, failed and left."""
+        queue = self._queue()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.process.poll() is None:
+            if queue.count == 0 and queue.started_job_registry.count == 0:
+                break
+            time.sleep(0.5)
+        return {"done": queue.finished_job_registry.count, "failed": queue.failed_job_registry.count,
+                "left": queue.count + queue.started_job_registry.count}
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        try:
+            queue = self._queue()
+            for registry in (queue.finished_job_registry, queue.failed_job_registry):
+                for job_id in registry.get_job_ids():
+                    registry.remove(job_id, delete_job=True)
+            queue.delete(delete_jobs=True)
+        except Exception as exc:  # cleaning up must not hide the figures
+            print(f"could not empty the queue {self.queue}: {exc}", file=sys.stderr)
+
+
 def _processes() -> list[tuple[int, int, bytes]]:
     """``(pid, parent pid, command line)`` of every process (Linux /proc; empty elsewhere)."""
     found = []
@@ -451,21 +529,26 @@ class CpuMeter:
     phase, with its recycled worker, takes its last seconds with it: a slight under-count).
     """
 
-    def __init__(self, server: Server, db_name: str):
+    def __init__(self, server: Server, db_name: str, jobs: JobsWorker | None = None):
         self.server = server
         self.marker = f" {db_name} ".encode()
+        self.jobs = jobs
 
     def sample(self) -> dict[str, dict[int, float]]:
         procs = _processes()
         master = self.server.process.pid
         times = os.times()
-        return {
+        found = {
             "client": {0: times.user + times.system},
             "app": {master: _cpu_seconds(master, reaped_children=True),
                     **{pid: _cpu_seconds(pid) for pid, ppid, _cmd in procs if ppid == master}},
             "db": {pid: _cpu_seconds(pid) for pid, _ppid, cmd in procs
                    if cmd.startswith(b"postgres: ") and self.marker in cmd},
         }
+        if self.jobs is not None:
+            # The worker building the e-mails (its database work is under "db").
+            found["jobs"] = {self.jobs.process.pid: _cpu_seconds(self.jobs.process.pid, reaped_children=True)}
+        return found
 
     def per_operation(self, before: dict[str, dict[int, float]], after: dict[str, dict[int, float]],
                       count: int) -> dict[str, float]:
@@ -844,6 +927,7 @@ class Run:
     arrival_s: float = 0.0
     booking_s: float = 0.0
     booking_cpu: dict[str, float] = field(default_factory=dict)
+    jobs: dict[str, int] = field(default_factory=dict)
     workers: int = 0
     database: dict[str, Any] = field(default_factory=dict)
 
@@ -853,7 +937,9 @@ def set_up(args: argparse.Namespace, base_url: str, workdir: Path) -> tuple[Any,
     the families and the agent's API token."""
     db_url = recreate_database(base_url, args.db_name)
     plugins = write_plugins(workdir, args.capacity)
-    env = server_env(db_url, plugins, workdir)
+    jobs_backend = getattr(args, "jobs_backend", "rq")
+    # A queue of this run's own: another run's (or a developer's) worker never takes its jobs.
+    env = server_env(db_url, plugins, workdir, jobs_backend, f"bench-{args.db_name}-{os.getpid()}")
     run_cli(["db", "upgrade"], env)
     run_cli(["services", "sync"], env)
     os.environ.update({k: env[k] for k in ("INSCRIPTIONS_SECRET_KEY", "INSCRIPTIONS_MAIL_BACKEND")})
@@ -892,6 +978,10 @@ def measure_bare(run: Run, env: dict[str, str], workdir: Path, servers: list[Ser
 def simulate(run: Run, env: dict[str, str], agent_token: str, workdir: Path, servers: list[Server]) -> None:
     """The application under gunicorn: the families' arrival, then the booking minute."""
     args = run.args
+    worker = None
+    if env["INSCRIPTIONS_JOBS_BACKEND"] == "rq":
+        worker = JobsWorker(env, workdir / "jobs.log")
+        worker.check_redis()
     server = Server("inscriptions", "wsgi:app", env, args.workers, workdir / "app.log")
     servers.append(server)
     try:
@@ -907,17 +997,26 @@ def simulate(run: Run, env: dict[str, str], agent_token: str, workdir: Path, ser
         random.Random(args.seed + 1).shuffle(ready)
         for family in ready:
             family.outcome = ""
-        meter = CpuMeter(server, args.db_name)
+        if worker is not None:
+            worker.drain()  # the arrival made no job; the booking's e-mails are then its own
+        meter = CpuMeter(server, args.db_name, worker)
         before = meter.sample()
         run.booking_s = run_phase(ready, args, server.port, run.recorder,
                                   lambda client, family: book(client, family, agent_token))
         done = sum(1 for f in ready if f.outcome == "ok")
         run.booking_cpu = meter.per_operation(before, meter.sample(), done)
+        if worker is not None:
+            # E-mails still queued when the last answer came are built now: their CPU is the
+            # booking's too, counted from the phase's start to the empty queue.
+            run.jobs = worker.drain()
+            run.booking_cpu["jobs"] = meter.per_operation(before, meter.sample(), done)["jobs"]
         print(f"booking: {done} of {len(run.families)} attempts completed in {run.booking_s:.2f}s; "
-              f"CPU ms per booking {run.booking_cpu}")
+              f"CPU ms per booking {run.booking_cpu}; jobs {run.jobs or 'inline'}")
     finally:
         server.stop()
         servers.remove(server)
+        if worker is not None:
+            worker.stop()
 
 
 def summarise(run: Run) -> dict[str, Any]:
@@ -961,6 +1060,7 @@ def summarise(run: Run) -> dict[str, Any]:
         "all_p99_ms": latency(samples)["p99"],
         "journeys_per_s": round(len(booked) / (run.arrival_s + run.booking_s), 1) if booked else 0.0,
         "booking_cpu_ms": run.booking_cpu,
+        "jobs": run.jobs or args.jobs_backend,
         "bare_cpu_ms": bare_cpu,
         "requests": len(samples),
         "arrival_s": round(run.arrival_s, 2),

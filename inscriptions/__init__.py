@@ -70,10 +70,14 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from inscriptions.api.views import bp as api_bp
     from inscriptions.auth.views import bp as auth_bp
+    from inscriptions.backoffice.views import bp as backoffice_bp
     from inscriptions.counter.views import bp as counter_bp
     from inscriptions.family.views import bp as family_bp
     from inscriptions.intake.views import bp as intake_bp
+    from inscriptions.paper.views import bp as paper_bp
     from inscriptions.portal.views import bp as portal_bp
+    from inscriptions.privacy.views import bp as privacy_bp
+    from inscriptions.reports.views import bp as reports_bp
     from inscriptions.site.views import bp as site_bp
 
     app.register_blueprint(portal_bp)
@@ -82,4 +86,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(site_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(counter_bp)
+    app.register_blueprint(backoffice_bp)
     app.register_blueprint(intake_bp)
+    app.register_blueprint(paper_bp)
+    app.register_blueprint(reports_bp)
+    app.register_blueprint(privacy_bp)

@@ -3,7 +3,8 @@
 Every agent read of a household's file or of a registration, every creation or change an agent
 makes, and every export is written here with who, when, what, and — for mediation — why. The log
 is append-only (:class:`inscriptions.models.AuditEvent` refuses updates and deletes); only the DPO
-will read it (issue 5), and a retention purge will remove rows by age.
+reads it (``/dpo/journal``, :mod:`inscriptions.privacy.views`), and the retention purge
+(:func:`inscriptions.privacy.purge.purge_audit_log`) is the only path that removes rows, by age.
 
 :func:`log_access` adds the event to the current database session without committing: a change
 and its audit line are committed together, so neither exists without the other. A view that only
@@ -37,6 +38,15 @@ class Action(enum.StrEnum):
     PRINT_LETTER = "print_letter"
     OPEN_PAPER_FORM = "open_paper_form"
     EXPORT = "export"
+    # Issue 5, RGPD (inscriptions.privacy): the DPO's reads of the log, the family's own rights,
+    # photo consent, and the retention purge.
+    READ_AUDIT_LOG = "read_audit_log"
+    EXPORT_AUDIT_LOG = "export_audit_log"
+    DOWNLOAD_OWN_DATA = "download_own_data"
+    DELETE_ACCOUNT = "delete_account"
+    PHOTO_CONSENT = "photo_consent"
+    READ_PHOTO_CONSENTS = "read_photo_consents"
+    PURGE = "purge"
 
 
 def _actor_id(actor: Account | int | None) -> int | None:

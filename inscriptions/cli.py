@@ -15,6 +15,7 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from inscriptions.definitions.loader import load_services
 from inscriptions.paper.cli import paper_cli
+from inscriptions.privacy.cli import privacy_cli
 from inscriptions.settings import PROJECT_ROOT
 
 
@@ -197,14 +198,34 @@ def waitlist_expire_command() -> None:
         click.echo(line)
 
 
+@click.group("workflow")
+def workflow_cli() -> None:
+    """Review workflows: the timed moves of the services' definitions."""
+
+
+@workflow_cli.command("run")
+@with_appcontext
+def workflow_run_command() -> None:
+    """Apply the services' automatic transitions that are due (``workflow.automatic``).
+
+    Idempotent; meant for cron (every hour is enough for delays counted in days).
+    """
+    from inscriptions.backoffice.workflow import run_automatic
+
+    for line in run_automatic().lines():
+        click.echo(line)
+
+
 def register_app_commands(app: Flask) -> None:
     """Commands that need the application, for ``flask --app wsgi ...``."""
     app.cli.add_command(services_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(waitlist_cli)
+    app.cli.add_command(workflow_cli)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(staff_cli)
     app.cli.add_command(paper_cli)
+    app.cli.add_command(privacy_cli)
 
 
 def _create_app() -> Flask:
@@ -228,6 +249,8 @@ main = FlaskGroup(
 main.add_command(services_cli)
 main.add_command(demo_cli)
 main.add_command(waitlist_cli)
+main.add_command(workflow_cli)
 main.add_command(jobs_cli)
 main.add_command(staff_cli)
 main.add_command(paper_cli)
+main.add_command(privacy_cli)

@@ -65,7 +65,14 @@ def write_transaction(lock_timeout_ms: int = 5000) -> Iterator[None]:
     session = db.session()  # the scoped session's current Session (the proxy lacks in_transaction)
     # Reads made earlier in the request (current user...) end here so the lock is taken fresh.
     if session.in_transaction():
-        session.commit()
+        # Without expiring what was read: reloading every object would cost a query each.
+        # What the booking decides on is re-read under its lock (FOR UPDATE with
+        # populate_existing), so nothing stale reaches the decision.
+        expire, session.expire_on_commit = session.expire_on_commit, False
+        try:
+            session.commit()
+        finally:
+            session.expire_on_commit = expire
     try:
         # Inside the try: on SQLite, BEGIN IMMEDIATE is where a booking waits for the write lock.
         session.connection(execution_options={IMMEDIATE: True, LOCK_TIMEOUT: int(lock_timeout_ms)})

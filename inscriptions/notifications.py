@@ -17,7 +17,12 @@ from inscriptions.registrations.status import STATUS_LABELS
 def status_label(status: str) -> str:
     """The family-facing wording of a status."""
     label = STATUS_LABELS.get(status)
-    return str(label) if label is not None else status
+    if label is None:
+        # A service's own status (workflow.statuses) carries its label in the definition.
+        from inscriptions.registrations.status import extra_status_label
+
+        return extra_status_label(status) or status
+    return str(label)
 
 
 def household_emails(household_id: int) -> list[str]:

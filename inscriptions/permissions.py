@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask import g, has_request_context
 from sqlalchemy import select
 
 from inscriptions.extensions import db
@@ -67,23 +68,84 @@ PERMISSIONS: dict[str, Permission] = {
         "See places held and waiting-list counts of the service's sessions.",
         Role.AGENT, Role.MANAGER, Role.ADMIN, per_service=True,
     ),
+    "print_paper_forms": _perm(
+        "Mass-print the service's paper forms (prefilled or blank) and letters from the back office "
+        "as a background job, and download the PDFs.",
+        Role.MANAGER, Role.ADMIN, per_service=True,
+    ),
+    "use_backoffice": _perm(
+        "Open the back office (`/gestion/`): its home lists the sections the account may use.",
+        Role.AGENT, Role.MANAGER, Role.ADMIN, Role.DPO, per_service=False,
+    ),
+    "review_registrations": _perm(
+        "Review the service's registrations in the back office: queue, detail, accept / reject / "
+        "waiting list one by one or in bulk, letters to print. Which role may make which move is "
+        "set by the service's `workflow` (default: every move for agents and managers).",
+        Role.AGENT, Role.MANAGER, Role.ADMIN, per_service=True,
+    ),
+    # Agents see the dashboard, the counts and the attendance lists: the kitchen's meal count and
+    # the lifeguard's list are their daily work, and these show no answers beyond names and class.
+    "read_reports": _perm(
+        "See the service's dashboard and counts (e.g. meals per day, school and diet) and print the "
+        "attendance lists of its sessions (names, age, class; each print is audited).",
+        Role.AGENT, Role.MANAGER, Role.ADMIN, per_service=True,
+    ),
+    # Not agents: an export copies the whole service's file out of the application, beyond the
+    # reach of its access checks; a counter agent's tasks need one household at a time (read with
+    # a reason) or the aggregated reports above.
+    "export_registrations": _perm(
+        "Export the service's registrations (CSV, XLSX) with every answer; answers flagged sensitive "
+        "only with `read_sensitive_answers`. Each export is audited.",
+        Role.MANAGER, Role.ADMIN, per_service=True,
+    ),
     "search_households": _perm(
         "Search households by name or e-mail (to register them at the counter).",
         Role.AGENT, Role.MANAGER, Role.ADMIN, per_service=False,
     ),
+    # -- personal data (RGPD, inscriptions.privacy) --
+    "manage_own_data": _perm(
+        "Download all data about one's own household (JSON, PDF), give or withdraw photo consent "
+        "for one's children, delete one's account.",
+        PARENT, per_service=False,
+    ),
+    "read_photo_consents": _perm(
+        "See which registered children may be photographed, with the consent history.",
+        Role.AGENT, Role.MANAGER, Role.ADMIN, per_service=True,
+    ),
+    "read_audit_log": _perm(
+        "Read the audit log (`/dpo/journal`) and export it as CSV (the export is itself logged).",
+        Role.DPO, per_service=False,
+    ),
 }
 
 
+# Per request (flask.g): the menu of every page and the view itself ask several times.
+_GRANTS_CACHE = "_inscriptions_grants"
+
+
 def grants_of(account: Account | None) -> list[tuple[str, str | None]]:
-    """The ``(role, service_code)`` pairs of ``account``, ``("parent", None)`` included."""
+    """The ``(role, service_code)`` pairs of ``account``, ``("parent", None)`` included.
+
+    Read once per request and account (grants are not changed halfway through a request;
+    :func:`grant_role` forgets what was read).
+    """
     if account is None or not account.is_active:
         return []
+    cache = getattr(g, _GRANTS_CACHE, None) if has_request_context() else None
+    cached = cache.get(account.id) if cache is not None else None
+    if cached is not None:
+        return list(cached)
     rows = db.session.execute(
         select(StaffRole.role, StaffRole.service_code).where(StaffRole.account_id == account.id)
     ).all()
     grants = [(role, code) for role, code in rows]
     if account.guardian_id is not None:
         grants.append((PARENT, None))
+    if has_request_context():
+        if cache is None:
+            cache = {}
+            setattr(g, _GRANTS_CACHE, cache)
+        cache[account.id] = tuple(grants)
     return grants
 
 
@@ -212,4 +274,6 @@ def grant_role(
     if exists is None:
         db.session.add(StaffRole(account_id=account.id, role=role, service_code=code))
     db.session.commit()
+    if has_request_context():
+        getattr(g, _GRANTS_CACHE, {}).pop(account.id, None)
     return account, created, exists is None

@@ -6,6 +6,7 @@ Everything a town changes about *itself* (name, logo, colours, contacts) lives i
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from pathlib import Path
@@ -30,6 +31,17 @@ def _secret_key(instance_path: Path) -> str:
     key_file.write_text(key)
     key_file.chmod(0o600)
     return key
+
+
+def _secure_cookies() -> bool:
+    """Cookies are HTTPS-only unless ``INSCRIPTIONS_SECURE_COOKIES=0``.
+
+    Production gets secure cookies without having to remember a setting; the development server
+    (``inscriptions run`` / ``make run`` on http://127.0.0.1) turns them off by default, since a
+    browser does not send back a ``Secure`` cookie over plain http everywhere.
+    """
+    dev_server = os.environ.get("FLASK_RUN_FROM_CLI") == "true"
+    return _env("SECURE_COOKIES", "0" if dev_server else "1") == "1"
 
 
 def _engine_options() -> dict[str, object]:
@@ -80,8 +92,31 @@ def load_settings(instance_path: Path) -> dict[str, object]:
         "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).parent / "translations"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": _env("SECURE_COOKIES", "0") == "1",
+        "SESSION_COOKIE_SECURE": _secure_cookies(),
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": _secure_cookies(),
+        "REMEMBER_COOKIE_DURATION": dt.timedelta(days=30),
+        # Host names the site answers to (comma-separated; Flask refuses others with a 400).
+        "TRUSTED_HOSTS": [h.strip() for h in (_env("TRUSTED_HOSTS") or "").split(",") if h.strip()] or None,
+        # Strict-Transport-Security is sent when cookies are secure (the site is served over HTTPS).
+        "HSTS_MAX_AGE": int(_env("HSTS_MAX_AGE", "31536000") or 0),
+        # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0: none).
+        "PROXY_COUNT": int(_env("PROXY_COUNT", "0") or 0),
+        # Log-in and password-reset rate limits (Flask-Limiter). Memory storage is per process:
+        # production sets a Redis URL so every worker and machine shares the counters.
+        # Read per request (not Flask-Limiter's own RATELIMIT_ENABLED, which is process-wide).
+        "RATE_LIMITS_ENABLED": _env("RATELIMIT_ENABLED", "1") == "1",
+        "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URL", "memory://"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        # Redis down: let log-ins through (and log it) rather than lock every family out.
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_KEY_PREFIX": "inscriptions-limits",
+        "LOGIN_LIMIT_PER_IP": _env("LOGIN_LIMIT_PER_IP", "30 per minute;300 per hour"),
+        "LOGIN_LIMIT_PER_ACCOUNT": _env("LOGIN_LIMIT_PER_ACCOUNT", "10 per 15 minutes"),
+        "RESET_LIMIT_PER_IP": _env("RESET_LIMIT_PER_IP", "10 per hour"),
+        "SIGNUP_LIMIT_PER_IP": _env("SIGNUP_LIMIT_PER_IP", "20 per hour"),
+        # A password-reset link works once, for this many seconds.
+        "PASSWORD_RESET_MAX_AGE": int(_env("PASSWORD_RESET_MAX_AGE", "3600") or 3600),
         "WTF_CSRF_TIME_LIMIT": None,
     }

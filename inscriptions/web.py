@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, abort, current_app, render_template, request, send_file
+from typing import Any
+
+from flask import (
+    Flask,
+    Response,
+    abort,
+    current_app,
+    g,
+    has_app_context,
+    render_template,
+    request,
+    send_file,
+)
+from flask_babel import get_translations
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from inscriptions import TOWN_KEY
 from inscriptions.database import BusyError
@@ -26,10 +40,52 @@ CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
 )
+# No page needs these browser features; denying them limits what injected content could do.
+PERMISSIONS_POLICY = (
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=(), "
+    "browsing-topics=()"
+)
+
+
+_TRANSLATIONS = "_inscriptions_translations"
+
+
+def _translations() -> Any:
+    # The catalogue of the request's locale, looked up once per request: Flask-Babel finds the
+    # domain, the locale and the catalogue again for each of the thirty-odd strings of a page.
+    # One locale per request (the app has one, and nothing switches it halfway through).
+    if not has_app_context():
+        return get_translations()
+    found = g.get(_TRANSLATIONS)
+    if found is None:
+        found = get_translations()
+        setattr(g, _TRANSLATIONS, found)
+    return found
+
+
+def _install_template_gettext(app: Flask) -> None:
+    """The templates' ``_()``/``gettext``/``ngettext``: Flask-Babel's, with the catalogue cached."""
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=lambda s: _translations().ugettext(s),
+        ngettext=lambda s, p, n: _translations().ungettext(s, p, n),
+        newstyle=True,
+        pgettext=lambda c, s: _translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
+    )
 
 
 def init_web(app: Flask) -> None:
-    """Register the context processor, error handlers, headers and the logo route."""
+    """Register the context processor, error handlers, headers, rate limits and the logo route."""
+    proxies = int(app.config.get("PROXY_COUNT") or 0)
+    if proxies:
+        # Behind a reverse proxy, the family's address (for rate limits and logs) and the scheme
+        # come from the proxy's headers, trusted for exactly that many hops.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
+
+    from inscriptions.auth.limits import limiter
+
+    limiter.init_app(app)
+    _install_template_gettext(app)
 
     @app.context_processor
     def _town() -> dict[str, object]:
@@ -44,7 +100,17 @@ def init_web(app: Flask) -> None:
             return http_error_response(exc)
         code = exc.code or 500
         message = ERROR_MESSAGES.get(code, exc.description)
-        return render_template("error.html", code=code, message=message), code
+        if isinstance(exc, RequestEntityTooLarge):
+            limit_mb = (current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
+            message = _l("The file is too large: %(n)s MB at most. Take a smaller photo or scan "
+                         "fewer pages.", n=limit_mb)
+        response = exc.get_response()
+        retry_after = _retry_after_seconds() if code == 429 else None
+        body = render_template("error.html", code=code, message=message, retry_after=retry_after)
+        # Keep the headers the exception carries (Retry-After, Allow), with an HTML body.
+        response.set_data(body)
+        response.mimetype = "text/html"
+        return response
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError) -> tuple[str, int]:
@@ -64,6 +130,13 @@ def init_web(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        hsts = app.config.get("HSTS_MAX_AGE") or 0
+        if app.config.get("SESSION_COOKIE_SECURE") and hsts:
+            # Only when the site is served over HTTPS (secure cookies say so): browsers then
+            # refuse plain http for a year, so a downgrade cannot steal the session cookie.
+            response.headers.setdefault("Strict-Transport-Security", f"max-age={int(hsts)}")
         return response
 
     @app.get("/logo")
@@ -72,3 +145,16 @@ def init_web(app: Flask) -> None:
         if path is None or not path.is_file():
             abort(404)
         return send_file(path, max_age=3600)
+
+
+def _retry_after_seconds() -> str | None:
+    """Seconds until the breached rate limit lets the visitor in again (Flask-Limiter adds the
+    same value as the ``Retry-After`` header once the page is built)."""
+    import time
+
+    from inscriptions.auth.limits import limiter
+
+    current = limiter.current_limit
+    if current is None:
+        return None
+    return str(max(1, int(current.reset_at - time.time()) + 1))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 from flask import Flask, g
 from flask.testing import FlaskClient
 from sqlalchemy import text
+from werkzeug.serving import make_server
 
 os.environ.setdefault("INSCRIPTIONS_SECRET_KEY", "test-secret-key")
 
@@ -107,6 +109,9 @@ def make_app(db_url: str, tmp_path: Path) -> Iterator[Callable[..., Flask]]:
     built: list[Flask] = []
 
     def factory(**overrides: object) -> Flask:
+        # Built as production builds it: Flask's CLI (run by CLI tests through a runner) sets
+        # FLASK_RUN_FROM_CLI for the whole process, which would turn secure cookies off.
+        os.environ.pop("FLASK_RUN_FROM_CLI", None)
         app = create_app({**base_config(db_url, tmp_path), **overrides})
         built.append(app)
         return app
@@ -206,3 +211,99 @@ def login(client: FlaskClient) -> Callable[[Household], Account]:
         return account
 
     return do_login
+
+
+@pytest.fixture
+def staff(app: Flask) -> Callable[..., Account]:
+    """``staff("agent", "cantine")``: a staff account holding that grant (e-mail derived from both)."""
+    from inscriptions.permissions import grant_role
+
+    def make(role: str, service: str | None = None, email: str | None = None) -> Account:
+        account, _created, _granted = grant_role(email or f"{role}-{service or 'all'}@mairie.test", role, service)
+        db.session.commit()
+        return account
+
+    return make
+
+
+@pytest.fixture
+def login_as(client: FlaskClient) -> Callable[[Account], Account]:
+    """Log the test client in as ``account`` (staff or parent)."""
+
+    def do_login(account: Account) -> Account:
+        g.pop("_login_user", None)
+        with client.session_transaction() as session:
+            session["_user_id"] = str(account.id)
+            session["_fresh"] = True
+        return account
+
+    return do_login
+
+
+# --- Browser tests: the real app on a local port, driven in Debian's Chromium -----------------
+# No browser is ever downloaded: Playwright launches /usr/bin/chromium. Every page visited can be
+# checked with axe-core (bundled in the axe-playwright-python package).
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+PHONE_VIEWPORT = {"width": 390, "height": 844}
+
+@pytest.fixture
+def server_url(make_app: Callable[..., Flask]) -> Iterator[str]:
+    """Serve a fresh app (this test's database) on a free local port, in a thread."""
+    app = make_app(SERVER_NAME=None)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def browser():  # type: ignore[no-untyped-def]
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is required for browser tests (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def phone_page(browser):  # type: ignore[no-untyped-def]
+    """A page in a phone-sized (390 px wide) window."""
+    context = browser.new_context(viewport=PHONE_VIEWPORT, locale="fr-FR", bypass_csp=False)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def axe():  # type: ignore[no-untyped-def]
+    from axe_playwright_python.sync_playwright import Axe
+
+    return Axe()
+
+
+@pytest.fixture
+def check_accessibility(axe) -> Callable[..., None]:  # type: ignore[no-untyped-def]
+    """Assert the current page has no serious or critical axe-core violation."""
+    checked: list[str] = []
+
+    def check(page) -> None:  # type: ignore[no-untyped-def]
+        results = axe.run(page)
+        bad = [
+            v for v in results.response["violations"] if v.get("impact") in {"serious", "critical"}
+        ]
+        details = "\n".join(
+            f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:5]}"
+            for v in bad
+        )
+        assert not bad, f"accessibility violations on {page.url}:\n{details}"
+        checked.append(page.url)
+
+    check.checked = checked  # type: ignore[attr-defined]
+    return check

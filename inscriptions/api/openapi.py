@@ -18,7 +18,7 @@ from inscriptions.api import schemas as sc
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (sc.RegistrationIn,)
 RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     sc.ErrorOut, sc.BookingOut, sc.RegistrationDetailOut, sc.ServicesOut, sc.SessionsOut,
-    sc.HouseholdsOut, sc.MeOut,
+    sc.HouseholdsOut, sc.MeOut, sc.RegistrationsOut, sc.HouseholdOut,
 )
 
 
@@ -60,7 +60,24 @@ def _paths() -> dict[str, Any]:
             "security": secured,
             "responses": {"200": _json(sc.MeOut, "The account."), **_errors(401)},
         }},
-        "/api/v1/registrations": {"post": {
+        "/api/v1/registrations": {"get": {
+            "operationId": "listRegistrations",
+            "summary": "Registrations the token may read: its own household's (parent), or its services' (staff).",
+            "description": "Without answers (read one registration for them). Anonymised registrations "
+                           "(past their retention period) are not listed.",
+            "security": secured,
+            "parameters": [
+                {"name": "service", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 40}},
+                {"name": "status", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 20}},
+                {"name": "session", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 40}},
+                {"name": "limit", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50}},
+                {"name": "offset", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 0, "maximum": 10_000_000, "default": 0}},
+            ],
+            "responses": {"200": _json(sc.RegistrationsOut, "A page of registrations."),
+                          **_errors(401, 403, 404, 422)},
+        }, "post": {
             "operationId": "createRegistration",
             "summary": "Book one or several participants (same validation and capacity as the web portal).",
             "description": "A parent's token books its own household with the channel `api`. A staff token "
@@ -102,6 +119,14 @@ def _paths() -> dict[str, Any]:
             "parameters": [{"name": "q", "in": "query", "required": True,
                             "schema": {"type": "string", "minLength": 2, "maxLength": 100}}],
             "responses": {"200": _json(sc.HouseholdsOut, "Matching households."), **_errors(401, 403, 422)},
+        }},
+        "/api/v1/households/{household_id}": {"get": {
+            "operationId": "getHousehold",
+            "summary": "Staff: one household, its guardians and children (the read is written to the audit log).",
+            "security": secured,
+            "parameters": [{"name": "household_id", "in": "path", "required": True,
+                            "schema": {"type": "integer", "minimum": 1, "maximum": sc.MAX_ID}}],
+            "responses": {"200": _json(sc.HouseholdOut, "The household."), **_errors(401, 403, 404)},
         }},
     }
 

@@ -98,7 +98,7 @@ class RegistrationOut(BaseModel):
     status: str
     service: str
     session: str | None
-    household_id: int
+    household_id: int | None = Field(description="None once the registration is anonymised (RGPD retention).")
     child_id: int | None
     guardian_id: int | None
     participant: str
@@ -193,3 +193,8 @@ class SessionsOut(BaseModel):
 
 class HouseholdsOut(BaseModel):
     items: list[HouseholdOut]
+
+
+class RegistrationsOut(BaseModel):
+    items: list[RegistrationOut]
+    next_offset: int | None = Field(description="Pass it as `offset` for the next page; null on the last page.")

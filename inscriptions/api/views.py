@@ -30,7 +30,6 @@ from inscriptions.definitions import schema as s
 from inscriptions.definitions.registry import definition_of, registry
 from inscriptions.extensions import csrf, db
 from inscriptions.models import (
-    HOLDING_STATUSES,
     Account,
     Child,
     Guardian,
@@ -40,7 +39,7 @@ from inscriptions.models import (
     StaffRole,
     Status,
 )
-from inscriptions.permissions import acts_for_household, can
+from inscriptions.permissions import acts_for_household, can, services_with
 from inscriptions.portal import catalogue
 from inscriptions.registrations.create import (
     KEY_REUSED,
@@ -49,6 +48,7 @@ from inscriptions.registrations.create import (
     RegistrationRefused,
     create_registrations,
 )
+from inscriptions.registrations.status import holding_statuses
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # The API authenticates with bearer tokens only, never with the session cookie: a forged
@@ -291,6 +291,62 @@ def _registration_out(reg: Registration) -> sc.RegistrationOut:
     return sc.RegistrationOut(**_registration_fields(reg))
 
 
+LIST_LIMIT = 100
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ApiError(422, "validation_error", _("Some values need to be checked."),
+                       {name: _("Give a whole number between %(low)s and %(high)s.", low=low, high=high)})
+    return int(raw)
+
+
+@bp.get("/registrations")
+def list_registrations() -> Response:
+    """Registrations the token may read: a parent's own household's, a staff member's services'.
+
+    Filters: ``service``, ``status``, ``session`` (with ``service``); pages of ``limit`` (1-100)
+    from ``offset``. Answers are not listed (read one registration for them).
+    """
+    account = _account()
+    code = request.args.get("service", "").strip()[:40] or None
+    status = request.args.get("status", "").strip()[:20] or None
+    session_code = request.args.get("session", "").strip()[:40] or None
+    limit = _int_arg("limit", 50, 1, LIST_LIMIT)
+    offset = _int_arg("offset", 0, 0, 10_000_000)
+    if code is not None and registry().get(code) is None:
+        raise ApiError(404, "not_found", _("This service does not exist."))
+    readable = services_with(account, "read_any_registration")  # None: every service
+    query = select(Registration).where(Registration.household_id.is_not(None))
+    if readable is None or readable:
+        if code is not None and readable is not None and code not in readable:
+            raise ApiError(403, "forbidden", _("You are not allowed to do this."))
+        if readable is not None:
+            query = query.where(Registration.service_code.in_(sorted(readable)))
+    elif can(account, "read_own_registrations") and account.guardian is not None:
+        query = query.where(Registration.household_id == account.guardian.household_id)
+    else:
+        raise ApiError(403, "forbidden", _("You are not allowed to do this."))
+    if code is not None:
+        query = query.where(Registration.service_code == code)
+    if status is not None:
+        query = query.where(Registration.status == status)
+    if session_code is not None:
+        query = query.join(ServiceSession, Registration.session_id == ServiceSession.id).where(
+            ServiceSession.code == session_code)
+    rows = list(db.session.scalars(
+        query.options(joinedload(Registration.child), joinedload(Registration.guardian),
+                      joinedload(Registration.session))
+        .order_by(Registration.id).offset(offset).limit(limit + 1)
+    ))
+    more = len(rows) > limit
+    return _reply(sc.RegistrationsOut(items=[_registration_out(r) for r in rows[:limit]],
+                                      next_offset=offset + limit if more else None))
+
+
 @bp.get("/registrations/<reference>")
 def get_registration(reference: str) -> Response:
     account = _account()
@@ -368,7 +424,7 @@ def list_sessions(code: str) -> Response:
 
 def _fill(service_code: str) -> dict[str, tuple[int, int]]:
     """Places held and waiting-list entries per session code, counted from the registrations."""
-    held = func.coalesce(func.sum(Registration.places).filter(Registration.status.in_(HOLDING_STATUSES)), 0)
+    held = func.coalesce(func.sum(Registration.places).filter(Registration.status.in_(holding_statuses())), 0)
     waiting = func.count(Registration.id).filter(Registration.status == Status.WAITLISTED)
     rows = db.session.execute(
         select(ServiceSession.code, held, waiting)
@@ -408,6 +464,22 @@ def search_households() -> Response:
         .limit(SEARCH_LIMIT)
     )
     return _reply(sc.HouseholdsOut(items=[_household_out(h) for h in households]))
+
+
+@bp.get("/households/<household_id>")
+def get_household(household_id: str) -> Response:
+    """One household (guardians, children) for staff who may find households; the read is audited."""
+    account = _account()
+    if not can(account, "search_households"):
+        raise ApiError(403, "forbidden", _("You are not allowed to do this."))
+    wanted = int(household_id) if household_id.isdigit() and len(household_id) <= 10 else 0
+    household = db.session.get(Household, wanted) if 1 <= wanted <= sc.MAX_ID else None
+    if household is None:
+        raise ApiError(404, "not_found", _("Not found."))
+    from inscriptions.audit import Action, log_read
+
+    log_read(account, Action.READ_HOUSEHOLD, household.id, {"channel": "api"})
+    return _reply(_household_out(household))
 
 
 def _household_out(household: Household) -> sc.HouseholdOut:

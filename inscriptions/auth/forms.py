@@ -72,3 +72,35 @@ class LoginForm(FlaskForm):
         _l("Stay logged in on this device"),
         description=_l("Do not tick this box on a shared computer."),
     )
+
+
+class ResetRequestForm(FlaskForm):
+    email = EmailField(
+        _l("E-mail address"),
+        description=_l("The address you log in with."),
+        filters=[strip, lower],
+        validators=[
+            DataRequired(_l("Enter your e-mail address.")),
+            Length(max=254),
+            Email(message=_l("Enter an e-mail address like name@example.fr.")),
+        ],
+    )
+
+
+class NewPasswordForm(FlaskForm):
+    password = PasswordField(
+        _l("New password"),
+        description=_l("At least %(n)s characters. A short sentence is easy to remember.", n=PASSWORD_MIN),
+        validators=[
+            DataRequired(_l("Choose a password.")),
+            Length(min=PASSWORD_MIN, message=_l("The password must have at least %(n)s characters.", n=PASSWORD_MIN)),
+            Length(max=PASSWORD_MAX, message=_l("The password must have at most %(n)s characters.", n=PASSWORD_MAX)),
+        ],
+    )
+    password_confirm = PasswordField(
+        _l("Password again"),
+        validators=[
+            DataRequired(_l("Type the password a second time.")),
+            EqualTo("password", message=_l("The two passwords are different.")),
+        ],
+    )

@@ -70,6 +70,7 @@ from inscriptions.portal import catalogue
 from inscriptions.portal.views import status_label
 from inscriptions.portal.wizard import Participant, candidates
 from inscriptions.pricing import euros
+from inscriptions.privacy.sensitive import without_sensitive
 from inscriptions.registrations.create import RegistrationInput, RegistrationRefused, create_registrations
 from inscriptions.registrations.participants import household_view
 from inscriptions.uploads import store_upload
@@ -635,7 +636,8 @@ def confirmation(household_id: int, batch: str) -> Any:
 
 def _registration(reference: str) -> Registration:
     reg = db.session.scalar(select(Registration).filter_by(reference=reference[:20].upper()))
-    if reg is None or not _readable(reg.service_code):
+    # An anonymised registration (RGPD purge) belongs to no household: nothing to open.
+    if reg is None or reg.household_id is None or not _readable(reg.service_code):
         # A registration of a service the agent does not serve answers like one that does not exist.
         abort(404)
     return reg
@@ -652,6 +654,8 @@ def registration(reference: str) -> Any:
     defn = definition_of(reg.form_version)
     values = dict(reg.answers or {})
     sensitive = can(current_user, "read_sensitive_answers", reg.service_code)
+    if not sensitive:  # group sub-fields too (the filter below sees top-level fields only)
+        values = without_sensitive(defn, values)
     pages = []
     for page in defn.form.pages:
         answers = [a for a in web.answers_in_words(page.fields, values) if sensitive or not a.sensitive]

@@ -38,6 +38,9 @@ def _loc_to_path(loc: tuple[object, ...], data: object) -> str:
     """Turn pydantic's location into ``form.pages[0].fields[2].type``, naming fields when known."""
     parts: list[str] = []
     node = data
+    if loc and loc[0] == "workflow_rules" and isinstance(data, dict) and isinstance(data.get("workflow"), dict):
+        # The long form of ``workflow`` is read into ``workflow_rules``: report it where it was written.
+        loc = ("workflow", *loc[1:])
     for item in loc:
         if isinstance(item, int):
             label = f"[{item}]"

@@ -41,8 +41,14 @@ class LoadedService:
 
 
 def definition_hash(defn: ServiceDefinition) -> str:
-    """Fingerprint of a definition: a new fingerprint means a new form version."""
-    canonical = json.dumps(defn.model_dump(mode="json", by_alias=True), sort_keys=True)
+    """Fingerprint of a definition: a new fingerprint means a new form version.
+
+    Settings left at their defaults are not part of it, so a new optional setting in the engine
+    does not give every service a new form version (and every paper layout a new print).
+    """
+    canonical = json.dumps(
+        defn.model_dump(mode="json", by_alias=True, exclude_defaults=True), sort_keys=True
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

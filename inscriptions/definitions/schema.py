@@ -12,7 +12,15 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -308,6 +316,127 @@ class Limits(Strict):
     per_booking: int | None = Field(default=None, ge=1)
 
 
+# -- reports (section ``reports``) ------------------------------------------------------------------
+
+# What a count may be grouped by besides answer fields: the child's school or class (from the
+# household file) and the session.
+REPORT_KEYS = ("child.school", "child.class", "session")
+# Answer field types a count may be grouped by (a finite set of values each).
+GROUPABLE_TYPES = ("single_choice", "multiple_choice", "weekdays", "yes_no", "consent")
+
+
+class CountReport(Strict):
+    """A table of counts the staff use every day, e.g. the kitchen's meals per school and diet.
+
+    ``group_by``: answer fields (choice, weekdays, yes/no) or ``child.school``, ``child.class``,
+    ``session``. ``per_day``: a weekdays field; the report then counts, for each date of the
+    period asked, the registrations whose answer includes that date's weekday. ``statuses``: the
+    registration statuses counted; ``measure``: count registrations or the places they take.
+    """
+
+    code: str = Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=40)
+    label: str
+    group_by: list[str] = Field(min_length=1, max_length=4)
+    per_day: str | None = None
+    # The engine's statuses or the service's own (workflow); default: accepted registrations.
+    statuses: list[Annotated[str, Field(pattern=NAME_PATTERN, max_length=20)]] = Field(
+        default_factory=lambda: ["accepted"], min_length=1
+    )
+    measure: Literal["registrations", "places"] = "registrations"
+
+
+class Reports(Strict):
+    """Reports the service declares for its staff (the generic ones need no declaration)."""
+
+    counts: list[CountReport] = Field(default_factory=list)
+
+
+# Engine default of ``retention_months`` (issue 5, RGPD): two years after the session or period
+# ends, enough for a following year's re-enrolment and for disputes, then anonymised.
+DEFAULT_RETENTION_MONTHS = 24
+
+
+class PhotoConsentSetting(Strict):
+    """The service asks a separate, optional photo consent for each child (never a condition)."""
+
+    # What the photos are for, shown to the parent beside the yes/no ("photos of the end-of-year show").
+    purpose: str
+
+
+# -- the review workflow (back office) ------------------------------------------------------------
+
+# The engine's own statuses (inscriptions.models.Status), repeated here because this module needs
+# no database: a service's extra statuses must not reuse them.
+ENGINE_STATUSES = ("submitted", "accepted", "waitlisted", "offered", "rejected", "cancelled")
+# Statuses a registration stays in until someone (or a delay) moves it: where moves start from.
+OPEN_ENGINE_STATUSES = ("submitted", "waitlisted")
+STAFF_ROLES = ("agent", "manager")
+StaffRoleName = Literal["agent", "manager"]
+
+
+class WorkflowStatus(Strict):
+    """An extra step of a service's review, e.g. ``pending_documents`` (waiting for a certificate).
+
+    Extra statuses are intermediate: the outcome is always one of the engine's statuses
+    (accepted, rejected, cancelled, waitlisted). ``holds_place``: whether a registration in this
+    status keeps its place in the session (counted against the capacity).
+    """
+
+    code: str = Field(pattern=NAME_PATTERN, max_length=20)
+    label: str = Field(min_length=1, max_length=80)
+    holds_place: bool = True
+
+
+class WorkflowMove(Strict):
+    """Which staff roles may move a registration from ``from`` to each status of ``to``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    from_: str = Field(alias="from")
+    to: list[str] = Field(min_length=1)
+    roles: list[StaffRoleName] = Field(min_length=1)
+
+
+class AutoTransition(Strict):
+    """Move registrations left ``after_days`` (or ``after_hours``) in ``from`` to ``to``.
+
+    Run by ``inscriptions workflow run`` (cron); the delay counts from the moment the registration
+    entered ``from``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    from_: str = Field(alias="from")
+    to: str
+    after_days: int | None = Field(default=None, ge=1, le=365)
+    after_hours: int | None = Field(default=None, ge=1, le=8760)
+    reason: str = Field(default="", max_length=200)
+
+    @model_validator(mode="after")
+    def _one_delay(self) -> AutoTransition:
+        if (self.after_days is None) == (self.after_hours is None):
+            raise ValueError("give exactly one of 'after_days' or 'after_hours'")
+        return self
+
+    @property
+    def delay(self) -> dt.timedelta:
+        return dt.timedelta(days=self.after_days or 0, hours=self.after_hours or 0)
+
+
+class WorkflowRules(Strict):
+    """The optional part of ``workflow`` written as a mapping (``workflow: {mode: manual, ...}``).
+
+    Without it a service keeps the engine's moves, open to its agents and managers.
+    """
+
+    statuses: list[WorkflowStatus] = Field(default_factory=list)
+    # None: every move the engine allows (see registrations.status.service_transitions), for
+    # agents and managers. Given: only the moves listed, for the roles listed.
+    transitions: list[WorkflowMove] | None = None
+    automatic: list[AutoTransition] = Field(default_factory=list)
+    # Answer fields (single choice or yes/no) the back office's queue can be filtered on;
+    # None: every single choice field of the form that is not sensitive.
+    queue_filters: list[str] | None = None
+
+
 class ServiceDefinition(Strict):
     code: str = Field(pattern=r"^[a-z][a-z0-9_-]{1,39}$")
     name: str
@@ -318,10 +447,17 @@ class ServiceDefinition(Strict):
     eligibility: Eligibility = Field(default_factory=Eligibility)
     opening: dt.datetime
     closing: dt.datetime
+    # ``automatic`` or ``manual``; a mapping ``{mode, statuses, transitions, automatic,
+    # queue_filters}`` is read into ``workflow`` (the mode) and ``workflow_rules`` (the rest).
     workflow: Literal["automatic", "manual"]
+    workflow_rules: WorkflowRules | None = None
     cancellation: Cancellation = Field(default_factory=Cancellation)
     waiting_list: WaitingList = Field(default_factory=WaitingList)
-    retention_months: int = Field(ge=1, le=120)
+    # Months after the session (or the service's period) ends before registrations are anonymised
+    # by ``inscriptions privacy purge``.
+    retention_months: int = Field(default=DEFAULT_RETENTION_MONTHS, ge=1, le=120)
+    # Photo consent per child, given and withdrawn in the family area (see inscriptions.privacy).
+    photo_consent: PhotoConsentSetting | None = None
     pricing: Pricing
     sessions: list[SessionDef] = Field(default_factory=list)
     places: Places = Field(default_factory=lambda: Places(count=1))
@@ -334,6 +470,31 @@ class ServiceDefinition(Strict):
     # places are left (the family books fewer people, or asks for the waiting list together).
     waitlist_siblings: Literal["together", "parent_chooses"] = "together"
     form: Form
+    # Counts and lists declared for the staff (see Reports); checked by _report_problems.
+    reports: Reports = Field(default_factory=Reports)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_workflow(cls, data: Any) -> Any:
+        # ``workflow: manual`` stays valid; the long form carries the configurable workflow.
+        if isinstance(data, dict) and isinstance(data.get("workflow"), dict):
+            data = dict(data)
+            rules = dict(data.pop("workflow"))
+            mode = rules.pop("mode", None)
+            if mode is not None:  # else reported as "workflow: this setting is required"
+                data["workflow"] = mode
+            data["workflow_rules"] = rules
+        return data
+
+    @model_serializer(mode="wrap")
+    def _join_workflow(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # Dumped as written: a definition without rules keeps its fingerprint (no new form version).
+        data = handler(self)
+        if isinstance(data, dict) and "workflow_rules" in data:
+            rules = data.pop("workflow_rules")
+            if rules is not None:
+                data["workflow"] = {"mode": data["workflow"], **rules}
+        return data
 
     # -- convenience for the engine ------------------------------------------------------------
     def page_is_per_participant(self, page: Page) -> bool:
@@ -441,10 +602,52 @@ def semantic_problems(defn: ServiceDefinition) -> list[tuple[str, str]]:
                          "only applies to services with sessions (there is no start to count from)"))
     problems += _pricing_problems(defn, seen)
     problems += _booking_rule_problems(defn)
+    problems += workflow_problems(defn, seen)
+    problems += _report_problems(defn, seen)
     if defn.places.sum_of:
         for name in defn.places.sum_of:
             if not isinstance(seen.get(name), IntegerField):
                 problems.append(("places.sum_of", f"{name!r} is not an integer field of the form"))
+    return problems
+
+
+def _report_problems(defn: ServiceDefinition, fields: dict[str, Any]) -> list[tuple[str, str]]:
+    """Declared counts group by fields that exist, hold few values and are not health data."""
+    problems: list[tuple[str, str]] = []
+    codes: list[str] = []
+    for i, report in enumerate(defn.reports.counts):
+        path = f"reports.counts[{i}] ({report.code})"
+        if report.code in codes:
+            problems.append((f"{path}.code", f"{report.code!r} is used twice"))
+        codes.append(report.code)
+        for j, key in enumerate(report.group_by):
+            where = f"{path}.group_by[{j}]"
+            if key in report.group_by[:j]:
+                problems.append((where, f"{key!r} is listed twice"))
+            elif key.startswith("child."):
+                if key not in REPORT_KEYS:
+                    problems.append((where, f"{key!r} is not one of {', '.join(REPORT_KEYS)}"))
+                elif defn.audience != "child":
+                    problems.append((where, "only a child service has children to group by"))
+            elif key == "session":
+                if not defn.sessions:
+                    problems.append((where, "this service has no sessions"))
+            else:
+                fld = fields.get(key)
+                if fld is None:
+                    problems.append((where, f"{key!r} is not a field of the form"))
+                elif fld.type not in GROUPABLE_TYPES:
+                    problems.append((where, f"{key!r} is a {fld.type} field: group by choice, weekdays "
+                                            "or yes/no fields"))
+                elif fld.sensitive:
+                    # Counts go to people who may not read health data (the kitchen, agents).
+                    problems.append((where, f"{key!r} is flagged sensitive: it cannot be counted in a report"))
+        if report.per_day is not None:
+            fld = fields.get(report.per_day)
+            if not isinstance(fld, WeekdaysField):
+                problems.append((f"{path}.per_day", f"{report.per_day!r} is not a weekdays field of the form"))
+            elif report.per_day in report.group_by:
+                problems.append((f"{path}.per_day", "is already counted by day: remove it from group_by"))
     return problems
 
 
@@ -508,4 +711,86 @@ def _booking_rule_problems(defn: ServiceDefinition) -> list[tuple[str, str]]:
         problems.append(("limits.per_booking", "a household service books the household alone"))
     if defn.waitlist_siblings != "together" and (defn.audience == "household" or not defn.sessions):
         problems.append(("waitlist_siblings", "only applies to child or adult services with sessions"))
+    if defn.photo_consent is not None and defn.audience != "child":
+        problems.append(("photo_consent", "is asked for each child: only for 'child' services"))
+    return problems
+
+
+# Moves the engine allows between its own statuses (kept in step with registrations.status.TRANSITIONS,
+# which a test checks); offers are made by the waiting list only, never by hand.
+ENGINE_MOVES: dict[str, tuple[str, ...]] = {
+    "submitted": ("accepted", "waitlisted", "rejected", "cancelled"),
+    "waitlisted": ("accepted", "rejected", "cancelled"),
+    "offered": ("accepted", "submitted", "waitlisted", "cancelled"),
+    "accepted": ("cancelled",),
+    "rejected": (),
+    "cancelled": (),
+}
+# Where an extra status may lead: the engine's outcomes, or back to review.
+FROM_EXTRA = ("submitted", "accepted", "waitlisted", "rejected", "cancelled")
+
+
+def service_moves(defn: ServiceDefinition) -> dict[str, tuple[str, ...]]:
+    """Every move possible in this service: the engine's, plus those through its extra statuses.
+
+    A registration may go from ``submitted`` (or the waiting list) to an extra status, from an
+    extra status to another one, to one of the engine's outcomes, or back to ``submitted``.
+    """
+    extra = [s.code for s in defn.workflow_rules.statuses] if defn.workflow_rules else []
+    moves = {status: tuple(targets) for status, targets in ENGINE_MOVES.items()}
+    for status in OPEN_ENGINE_STATUSES:
+        moves[status] = moves[status] + tuple(extra)
+    for code in extra:
+        moves[code] = FROM_EXTRA + tuple(c for c in extra if c != code)
+    return moves
+
+
+def workflow_problems(defn: ServiceDefinition, fields: dict[str, Any]) -> list[tuple[str, str]]:
+    """The ``workflow`` mapping: statuses, moves and delays must name statuses that exist."""
+    rules = defn.workflow_rules
+    if rules is None:
+        return []
+    problems: list[tuple[str, str]] = []
+    codes: list[str] = []
+    for i, status in enumerate(rules.statuses):
+        if status.code in ENGINE_STATUSES:
+            problems.append((f"workflow.statuses[{i}].code",
+                             f"{status.code!r} is a status of the engine: choose another code"))
+        elif status.code in codes:
+            problems.append((f"workflow.statuses[{i}].code", f"{status.code!r} is used twice"))
+        codes.append(status.code)
+    known = set(ENGINE_STATUSES) | set(codes)
+    moves = service_moves(defn)
+    for i, move in enumerate(rules.transitions or []):
+        path = f"workflow.transitions[{i}]"
+        if move.from_ not in known:
+            problems.append((f"{path}.from", f"unknown status {move.from_!r}; expected one of {sorted(known)}"))
+            continue
+        for j, target in enumerate(move.to):
+            if target not in known:
+                problems.append((f"{path}.to[{j}]", f"unknown status {target!r}; expected one of {sorted(known)}"))
+            elif target == "offered":
+                problems.append((f"{path}.to[{j}]", "places are offered by the waiting list, never by hand"))
+            elif target not in moves.get(move.from_, ()):
+                problems.append((f"{path}.to[{j}]", f"the engine never moves a registration from "
+                                 f"{move.from_!r} to {target!r}"))
+    for i, auto in enumerate(rules.automatic):
+        path = f"workflow.automatic[{i}]"
+        if auto.from_ not in known:
+            problems.append((f"{path}.from", f"unknown status {auto.from_!r}; expected one of {sorted(known)}"))
+        elif auto.from_ not in (*OPEN_ENGINE_STATUSES, *codes):
+            problems.append((f"{path}.from", f"{auto.from_!r} is not a status registrations wait in "
+                             "(use 'submitted', 'waitlisted' or an extra status)"))
+        elif auto.to not in known:
+            problems.append((f"{path}.to", f"unknown status {auto.to!r}; expected one of {sorted(known)}"))
+        elif auto.to == "offered" or auto.to not in moves.get(auto.from_, ()):
+            problems.append((f"{path}.to", f"the engine never moves a registration from {auto.from_!r} to {auto.to!r}"))
+    for i, name in enumerate(rules.queue_filters or []):
+        target = fields.get(name)
+        if target is None:
+            problems.append((f"workflow.queue_filters[{i}]", f"{name!r} is not a field of the form"))
+        elif target.sensitive:
+            problems.append((f"workflow.queue_filters[{i}]", f"{name!r} is sensitive: it is never shown in lists"))
+        elif not isinstance(target, SingleChoiceField | YesNoField):
+            problems.append((f"workflow.queue_filters[{i}]", f"{name!r} is not a single choice or yes/no field"))
     return problems

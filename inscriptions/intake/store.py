@@ -1,7 +1,13 @@
 """Storing an uploaded stack of scans: every page kept, read, and sorted (documents, manual queue).
 
-Pages are read synchronously, so an upload is limited to :data:`MAX_PAGES` pages; bigger stacks
-belong in a background job (:mod:`inscriptions.jobs`).
+The upload request only checks the files (type, size, page count: nothing is decoded), stores
+them under ``UPLOAD_DIR/scans/uploads/<sha256>`` and creates the :class:`ScanBatch`; the pages
+are read by a background job (:func:`read_batch_job`, through :mod:`inscriptions.jobs`: inline
+in development and tests, an RQ worker in production), one page at a time, each page stored and
+committed as soon as it is read (the batch page shows the progress). A page the reader fails on
+goes to the manual queue with its image; a file that breaks half-way stops the job with the
+pages read so far kept and the file still stored: the agent resumes the reading. Nothing is lost.
+An upload holds at most :data:`MAX_PAGES` pages.
 """
 
 from __future__ import annotations
@@ -16,11 +22,17 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from inscriptions.extensions import db
+from inscriptions.jobs import enqueue
 from inscriptions.models import ScanBatch, ScanPage, ScanPageStatus
 from inscriptions.models.scan import PENDING_PAGE_STATUSES
-from inscriptions.paper.reader import DatabaseLookup, PageReading, UploadError, group_pages, read_page, read_upload
+from inscriptions.paper.reader import DatabaseLookup, PageReading, UploadError, count_pages, iter_upload, read_page
+from inscriptions.paper.reader.upload import PageImage
 
-MAX_PAGES = 60
+# A scanner's stack: the job reads it page by page (0.1-0.2 s per page), so the cap only bounds
+# one batch's size (and the upload, see SCAN_UPLOAD_MB in docs/counter.md).
+MAX_PAGES = 500
+READ_JOB = "inscriptions.intake.store:read_batch_job"
+QUEUED, READING, READ, FAILED = "queued", "reading", "read", "failed"
 # Statuses that make another copy of the same page a duplicate.
 CLAIMING_STATUSES = (*PENDING_PAGE_STATUSES, ScanPageStatus.REGISTERED.value)
 
@@ -95,43 +107,125 @@ def stored_reading(page: ScanPage) -> PageReading:
     return PageReading.from_json(data)
 
 
+def upload_dir() -> Path:
+    """Where uploaded scan files are kept until (and after) they are read: ``UPLOAD_DIR/scans/uploads``."""
+    path = scan_dir() / "uploads"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _store_file(data: bytes) -> str:
+    digest = hashlib.sha256(data).hexdigest()
+    target = upload_dir() / digest
+    if not target.exists():
+        tmp = target.with_suffix(".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+    return digest
+
+
 def ingest(files: Sequence[UploadedFile], uploaded_by_id: int | None) -> ScanBatch:
-    """Read and store every page of ``files`` as one batch (committed); raises :class:`IntakeError`."""
+    """Check and store ``files`` as one batch (committed), then enqueue its reading.
+
+    Raises :class:`IntakeError` (nothing stored) for a file that is not a usable scan or a
+    stack of more than :data:`MAX_PAGES` pages. With the inline job backend the pages are read
+    before this returns.
+    """
     files = [f for f in files if f.data]
     if not files:
         raise IntakeError(_("Choose a file to upload."))
-    images = []
+    counts = []
     for f in files:
         try:
-            images += read_upload(f.data, f.filename, first_index=len(images), max_pages=MAX_PAGES)
+            counts.append(count_pages(f.data, f.filename, max_pages=MAX_PAGES))
         except UploadError as exc:
             raise IntakeError(f"{f.filename}: {_upload_message(exc)}") from exc
-        if len(images) > MAX_PAGES:
+        if sum(counts) > MAX_PAGES:
             raise IntakeError(_("At most %(n)s pages per upload: split the stack.", n=MAX_PAGES))
     digest = hashlib.sha256()
     for f in files:
         digest.update(f.data)
-    lookup = DatabaseLookup()
-    readings = [read_page(image, lookup=lookup) for image in images]
-    group_pages(readings)  # marks second copies of a page within this upload as duplicates
-
+    stored = [{"name": f.filename[:200], "sha256": _store_file(f.data), "size": len(f.data), "pages": n}
+              for f, n in zip(files, counts, strict=True)]
     batch = ScanBatch(uploaded_by_id=uploaded_by_id, filename=", ".join(f.filename for f in files)[:500],
-                      sha256=digest.hexdigest(), size=sum(len(f.data) for f in files), page_count=len(images))
+                      sha256=digest.hexdigest(), size=sum(len(f.data) for f in files), page_count=sum(counts),
+                      files=stored, reading_status=QUEUED, pages_read=0)
     db.session.add(batch)
-    for image, reading in zip(images, readings, strict=True):
-        crop_files = {path: store_png(png) for path, png in reading.crops.items()}
-        page = ScanPage(batch=batch, index=reading.index, image_sha256=store_png(image.png()),
-                        reading=reading_json(reading, crop_files), status=reading.status,
-                        reason=reading.reason or "", message=reading.message or "", token=reading.token,
-                        page=reading.page, total=reading.total, form_version_id=reading.form_version_id,
-                        document_key=reading.token if reading.identified else None)
-        if reading.reason == "duplicate":
-            page.status = ScanPageStatus.DUPLICATE.value
-        elif reading.identified:
-            _flag_earlier_copy(page)
-        db.session.add(page)
     db.session.commit()
-    return batch
+    batch_id = batch.id
+    enqueue(READ_JOB, batch_id)  # after the commit: the worker must find the batch
+    return db.session.get(ScanBatch, batch_id)
+
+
+def start_reading(batch: ScanBatch) -> None:
+    """Enqueue the reading of ``batch`` again (after a failure): pages already stored are kept."""
+    batch.reading_status, batch.error = QUEUED, None
+    db.session.commit()
+    enqueue(READ_JOB, batch.id)
+
+
+def read_batch_job(batch_id: int) -> None:
+    """The background job: read every page of batch ``batch_id`` not stored yet, one at a time.
+
+    Each page is stored and committed as soon as it is read (progress: ``pages_read``). A page
+    the reader fails on is stored in the manual queue with its image (reason ``read_error``). A
+    file that cannot be decoded any further stops the job: status ``failed``, the error kept,
+    the pages read so far and the file kept; running the job again resumes after them. Never
+    raises for a bad scan.
+    """
+    batch = db.session.get(ScanBatch, batch_id)
+    if batch is None or batch.reading_status == READ:
+        return
+    batch.reading_status, batch.error = READING, None
+    db.session.commit()
+    done = set(db.session.scalars(select(ScanPage.index).where(ScanPage.batch_id == batch_id)))
+    lookup = DatabaseLookup()
+    first = 0
+    try:
+        for info in batch.files or []:
+            path = upload_dir() / info["sha256"]
+            data = path.read_bytes()
+            for image in iter_upload(data, info["name"], first_index=first, max_pages=MAX_PAGES, skip=done):
+                _store_page(batch_id, image, lookup)
+            first += int(info["pages"])
+    except Exception as exc:  # the job stops; what was read stays, the file stays, the agent resumes
+        current_app.logger.exception("reading scan batch %s failed", batch_id)
+        db.session.rollback()
+        batch = db.session.get(ScanBatch, batch_id)
+        batch.reading_status = FAILED
+        batch.error = _upload_message(exc) if isinstance(exc, UploadError) else f"{type(exc).__name__}: {exc}"[:2000]
+        db.session.commit()
+        return
+    batch = db.session.get(ScanBatch, batch_id)
+    batch.reading_status = READ
+    batch.pages_read = db.session.scalar(select(db.func.count(ScanPage.id)).where(ScanPage.batch_id == batch_id))
+    db.session.commit()
+
+
+def _read(image: PageImage, lookup: DatabaseLookup) -> PageReading:
+    """The page's reading; a reader failure becomes a manual-queue reading (never lost)."""
+    try:
+        return read_page(image, lookup=lookup)
+    except Exception:
+        current_app.logger.exception("reading page %s failed", image.index)
+        return PageReading(index=image.index, source=image.source, status="manual", reason="read_error",
+                           message=_("The reader failed on this page: identify it by hand."))
+
+
+def _store_page(batch_id: int, image: PageImage, lookup: DatabaseLookup) -> None:
+    reading = _read(image, lookup)
+    crop_files = {path: store_png(png) for path, png in reading.crops.items()}
+    page = ScanPage(batch_id=batch_id, index=reading.index, image_sha256=store_png(image.png()),
+                    reading=reading_json(reading, crop_files), status=reading.status,
+                    reason=reading.reason or "", message=reading.message or "", token=reading.token,
+                    page=reading.page, total=reading.total, form_version_id=reading.form_version_id,
+                    document_key=reading.token if reading.identified else None)
+    if reading.identified:
+        _flag_earlier_copy(page)
+    db.session.add(page)
+    batch = db.session.get(ScanBatch, batch_id)
+    batch.pages_read = (batch.pages_read or 0) + 1
+    db.session.commit()
 
 
 def _flag_earlier_copy(page: ScanPage) -> None:
@@ -146,7 +240,9 @@ def _flag_earlier_copy(page: ScanPage) -> None:
         return
     page.status = ScanPageStatus.DUPLICATE.value
     page.reason = "duplicate"
-    if earlier.status == ScanPageStatus.REGISTERED.value:
+    if earlier.batch_id == page.batch_id:
+        page.message = _("This page is in this upload twice: the first copy is used.")
+    elif earlier.status == ScanPageStatus.REGISTERED.value:
         page.message = _("This page was already scanned and its form registered (scan batch %(n)s): "
                          "it is kept but not registered again.", n=earlier.batch_id)
     else:

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -34,7 +34,18 @@ from inscriptions.definitions import schema as s
 from inscriptions.definitions.registry import definition_of, registry
 from inscriptions.extensions import db
 from inscriptions.forms import web
-from inscriptions.intake.store import MAX_PAGES, IntakeError, UploadedFile, ingest, load_png, stored_reading
+from inscriptions.intake.store import (
+    FAILED,
+    MAX_PAGES,
+    QUEUED,
+    READING,
+    IntakeError,
+    UploadedFile,
+    ingest,
+    load_png,
+    start_reading,
+    stored_reading,
+)
 from inscriptions.models import FormVersion, Household, PrintToken, Registration, ScanBatch, ScanPage, ScanPageStatus
 from inscriptions.models.scan import PENDING_PAGE_STATUSES
 from inscriptions.paper import tokens
@@ -42,10 +53,25 @@ from inscriptions.paper.layout import stored_layout
 from inscriptions.paper.reader import answers_from, document_values
 from inscriptions.permissions import can
 from inscriptions.portal.wizard import Participant, candidates
+from inscriptions.privacy.sensitive import hides_path, may_read_sensitive, without_sensitive
 from inscriptions.registrations.create import RegistrationInput, RegistrationRefused, create_registrations
 from inscriptions.uploads import store_upload
 
 bp = Blueprint("intake", __name__, url_prefix="/guichet/numerisation")
+
+# Seconds between reloads of a batch page while its pages are being read (HTTP Refresh header).
+REFRESH_SECONDS = 3
+# Default size limit of one scan upload (MB), above the application's MAX_CONTENT_LENGTH.
+SCAN_UPLOAD_MB = 300
+
+
+@bp.url_value_preprocessor
+def _upload_limit(endpoint: str | None, _values: Any) -> None:
+    # URL value preprocessors run before the before_request functions, hence before CSRFProtect
+    # parses the body: the scan upload alone gets its larger limit (a stack of 500 pages).
+    if endpoint == "intake.home" and request.method == "POST":
+        request.max_content_length = int(current_app.config.get("SCAN_UPLOAD_MB", SCAN_UPLOAD_MB)) * 1024 * 1024
+
 
 def status_label(code: str) -> str:
     """The words for a page or document status."""
@@ -110,7 +136,10 @@ def home() -> Any:
         except IntakeError as exc:
             error = exc.message
         else:
-            flash(_("%(n)s pages stored and read.", n=batch.page_count), "success")
+            if batch.reading_status in (QUEUED, READING):
+                flash(_("%(n)s pages stored: they are being read.", n=batch.page_count), "success")
+            elif batch.reading_status != FAILED:
+                flash(_("%(n)s pages stored and read.", n=batch.page_count), "success")
             return redirect(url_for(".batch", batch_id=batch.id))
     batches = db.session.scalars(select(ScanBatch).order_by(ScanBatch.id.desc()).limit(20)).all()
     queue = db.session.scalar(select(db.func.count(ScanPage.id)).where(ScanPage.status == ScanPageStatus.MANUAL.value))
@@ -155,14 +184,30 @@ def _documents(pages: list[ScanPage]) -> list[DocumentRow]:
 
 @bp.get("/lots/<int:batch_id>")
 @counter_required
-def batch(batch_id: int) -> str:
+def batch(batch_id: int) -> Response:
     scan_batch = db.get_or_404(ScanBatch, batch_id)
     pages = list(scan_batch.pages)
-    return render_template(
+    response = make_response(render_template(
         "intake/batch.html", batch=scan_batch, documents=_documents(pages),
         manual=[p for p in pages if p.status in (ScanPageStatus.MANUAL.value, ScanPageStatus.REJECTED.value)],
         duplicates=[p for p in pages if p.status == ScanPageStatus.DUPLICATE.value],
-    )
+        reading=scan_batch.reading_status in (QUEUED, READING),
+    ))
+    if scan_batch.reading_status in (QUEUED, READING):
+        # An HTTP header, not <meta http-equiv>: no script, fine under the strict CSP.
+        response.headers["Refresh"] = str(REFRESH_SECONDS)
+    return response
+
+
+@bp.post("/lots/<int:batch_id>/relire")
+@counter_required
+def resume(batch_id: int) -> Response:
+    """Read the rest of a batch whose reading stopped (pages already read are kept)."""
+    scan_batch = db.get_or_404(ScanBatch, batch_id)
+    if scan_batch.reading_status != FAILED:
+        abort(409)
+    start_reading(scan_batch)
+    return redirect(url_for(".batch", batch_id=batch_id))
 
 
 # -- images ----------------------------------------------------------------------------------------
@@ -292,6 +337,88 @@ def document(token: str) -> Any:
     ), (422 if posted else 200)
 
 
+# Engine paths of the printed household and participant blocks, by the form field they fill.
+HOUSEHOLD_CROPS = {
+    "g1-last_name": "household.last_name", "g1-first_name": "household.first_name",
+    "g1-phone": "household.phone", "g1-email": "household.email",
+    "address_line1": "household.address_line1", "address_line2": "household.address_line2",
+    "postcode": "household.postcode", "city": "household.city",
+    "c0-last_name": "participant.last_name", "c0-first_name": "participant.first_name",
+    "c0-birth_date": "participant.birth_date", "c0-school": "participant.school",
+    "c0-class_name": "participant.class_name",
+}
+
+
+@bp.route("/documents/<token>/foyer", methods=["GET", "POST"])
+@counter_required
+def new_household(token: str) -> Any:
+    """A blank form from an unknown family: the agent types the household from the scan's crops.
+
+    The household (first guardian, address, and the child for a child service) is created with
+    the counter's own forms and checks, logged as ``create_household``; the agent then checks
+    and confirms the scanned form for it like any other.
+    """
+    from inscriptions import TOWN_KEY
+    from inscriptions.counter.access import REASONS
+    from inscriptions.counter.forms import CounterChildForm, CounterGuardianForm, CounterHouseholdForm
+    from inscriptions.models import Child, Guardian
+
+    token = token[:10].upper()
+    print_token = db.session.scalar(select(PrintToken).filter_by(token=token))
+    if print_token is None:
+        abort(404)
+    service = registry().get(print_token.form_version.service_code)
+    if service is None:
+        abort(404)
+    if not can(current_user, "register_for_any_household", service.code):
+        abort(403)
+    if print_token.household_id is not None:
+        return redirect(url_for(".document", token=token))
+    pages = _used_pages(_document_pages(token))
+    if not pages:
+        abort(404)
+    with_child = definition_of(print_token.form_version).audience == "child"
+    posted = request.method == "POST"
+    formdata = request.form.copy() if posted else None
+    if formdata is not None and not (formdata.get("c0-last_name") or "").strip():
+        formdata["c0-last_name"] = formdata.get("g1-last_name", "")  # as at the counter: the parent's name
+    address = CounterHouseholdForm(formdata=formdata)
+    guardian = CounterGuardianForm(formdata=formdata, prefix="g1")
+    schools = list(current_app.extensions[TOWN_KEY].schools)
+    child = CounterChildForm(formdata=formdata, prefix="c0", schools=schools) if with_child else None
+    forms = [guardian, address, *([child] if child is not None else [])]
+    if posted and all([f.validate() for f in forms]):
+        home = Household(address_line1=address.address_line1.data, address_line2=address.address_line2.data or "",
+                         postcode=address.postcode.data, city=address.city.data,
+                         quotient_familial=address.quotient_familial.data)
+        home.guardians.append(Guardian(first_name=guardian.first_name.data, last_name=guardian.last_name.data,
+                                       email=guardian.email.data or None, phone=guardian.phone.data or None))
+        if child is not None:
+            home.children.append(Child(first_name=child.first_name.data, last_name=child.last_name.data,
+                                       birth_date=child.birth_date.data, school=child.school_value,
+                                       class_name=child.class_name.data or ""))
+        db.session.add(home)
+        db.session.flush()
+        log_access(current_user.id, Action.CREATE_HOUSEHOLD, home.id,
+                   {"guardians": [g.id for g in home.guardians], "children": [c.id for c in home.children],
+                    "reason_code": "mail", "token": token, "scan_pages": [p.id for p in pages]},
+                   str(REASONS["mail"]))
+        db.session.commit()
+        flash(_("The household is created."), "success")
+        person = home.children[0].id if home.children else home.guardians[0].id
+        return redirect(url_for(".document", token=token, household=home.id, child=person))
+    crops: dict[str, list[tuple[int, str]]] = {}
+    for page in pages:
+        files = (page.reading or {}).get("crop_files") or {}
+        for name, path in HOUSEHOLD_CROPS.items():
+            if path in files:
+                crops.setdefault(name, []).append((page.id, path))
+    failed = posted
+    return render_template("intake/new_household.html", token=token, service=service, pages=pages,
+                           address=address, guardian=guardian, child=child, crops=crops,
+                           failed=failed), (422 if failed else 200)
+
+
 def _chosen(people: list[Participant], print_token: PrintToken) -> list[Participant]:
     wanted = print_token.child_id or request.values.get("child", type=int)
     if wanted is None and len(people) == 1:
@@ -357,7 +484,16 @@ def evidence(batch: str) -> str:
     code = regs[0].service_code if regs else _service_of(pages[0])
     if code is None or not can(current_user, "read_any_registration", code):
         abort(403)
-    return render_template("intake/evidence.html", batch=batch, registrations=regs, pages=pages)
+    # Read values of sensitive questions (health, PAI) only for the roles allowed to read them.
+    hidden: set[str] = set()
+    confirmed = dict(((pages[0].confirmed_values or {}).get("participants") or [{}])[0]) if pages else {}
+    version = regs[0].form_version if regs else db.session.get(FormVersion, pages[0].form_version_id or 0)
+    if version is not None and not may_read_sensitive(current_user, code):
+        defn = definition_of(version)
+        hidden = {path for page in pages for path in (page.machine_values or {}) if hides_path(defn, path)}
+        confirmed = without_sensitive(defn, confirmed)
+    return render_template("intake/evidence.html", batch=batch, registrations=regs, pages=pages,
+                           hidden_paths=hidden, confirmed=confirmed)
 
 
 @bp.app_template_global("has_scan_evidence")

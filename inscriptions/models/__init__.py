@@ -3,7 +3,8 @@
 from inscriptions.models.account import Account
 from inscriptions.models.audit import AuditEvent
 from inscriptions.models.household import Child, Guardian, Household
-from inscriptions.models.paper import PaperLayout, PrintToken
+from inscriptions.models.paper import PaperLayout, PrintJob, PrintToken
+from inscriptions.models.privacy import PhotoConsent
 from inscriptions.models.registration import (
     ACTIVE_STATUSES,
     HOLDING_STATUSES,
@@ -31,6 +32,8 @@ __all__ = [
     "Guardian",
     "Household",
     "PaperLayout",
+    "PhotoConsent",
+    "PrintJob",
     "PrintToken",
     "ReferenceCounter",
     "Registration",

@@ -27,6 +27,9 @@ class Account(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow_naive)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # When ``inscriptions privacy purge`` warned that this inactive account will be deleted
+    # (a log-in after it cancels the warning).
+    deletion_warned_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     guardian: Mapped[Guardian | None] = relationship()
 

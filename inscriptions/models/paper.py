@@ -1,4 +1,4 @@
-"""The paper twin's records: frozen page layouts and the tokens printed in QR codes.
+"""The paper twin's records: frozen page layouts, the tokens printed in QR codes, print jobs.
 
 See ``docs/paper.md`` for the layout and token formats.
 """
@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from inscriptions.clock import utcnow_naive
 from inscriptions.extensions import db
+from inscriptions.models.account import Account
 from inscriptions.models.service import FormVersion
 
 
@@ -55,3 +56,35 @@ class PrintToken(db.Model):
     printed_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
 
     form_version: Mapped[FormVersion] = relationship()
+
+
+class PrintJob(db.Model):
+    """One mass printing asked from the back office (forms or letters), run as a background job.
+
+    The PDF is written under ``UPLOAD_DIR/print/`` (never served statically) and downloaded
+    only by staff allowed to print for ``service_code``. ``params`` holds the selection as
+    asked (JSON): ``selection`` (``previous_year`` | ``all`` | ``ids``), ``household_ids``,
+    ``blank``, ``with_answers`` for forms; ``since`` (ISO local date) for letters.
+    """
+
+    __tablename__ = "print_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # forms | letters
+    service_code: Mapped[str] = mapped_column(String(50), index=True)
+    params: Mapped[dict] = mapped_column(JSON)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    requested_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow_naive)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(20), default="queued")  # queued | running | done | failed
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int | None] = mapped_column(Integer)
+    documents: Mapped[int] = mapped_column(Integer, default=0)
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    # File name under UPLOAD_DIR/print (set when the PDF is complete), and its SHA-256.
+    file_name: Mapped[str | None] = mapped_column(String(100))
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str] = mapped_column(Text, default="")
+
+    requested_by: Mapped[Account | None] = relationship()

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     String,
@@ -43,12 +44,18 @@ HOLDING_STATUSES = (Status.SUBMITTED, Status.ACCEPTED, Status.OFFERED)
 
 class Registration(db.Model):
     __tablename__ = "registrations"
+    __table_args__ = (
+        # Every booking counts a session's places held (and whether anyone waits) under the
+        # session's lock: this index reads only those rows, not the whole waiting list.
+        Index("ix_registrations_session_id_status", "session_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(20), unique=True)
     service_code: Mapped[str] = mapped_column(String(40), index=True)
     form_version_id: Mapped[int] = mapped_column(ForeignKey("form_versions.id"))
-    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
+    # None once anonymised (retention purge, deleted account): the statistics stay, the family goes.
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"), index=True)
     child_id: Mapped[int | None] = mapped_column(ForeignKey("children.id"), index=True)
     guardian_id: Mapped[int | None] = mapped_column(ForeignKey("guardians.id"))
     session_id: Mapped[int | None] = mapped_column(ForeignKey("service_sessions.id"), index=True)
@@ -71,9 +78,11 @@ class Registration(db.Model):
     offer_expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow_naive)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow_naive, onupdate=utcnow_naive)
+    # Set by the RGPD purge: answers and people removed; service, session, status, channel, dates kept.
+    anonymised_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     form_version: Mapped[FormVersion] = relationship()
-    household: Mapped[Household] = relationship()
+    household: Mapped[Household | None] = relationship()
     child: Mapped[Child | None] = relationship()
     guardian: Mapped[Guardian | None] = relationship()
     session: Mapped[ServiceSession | None] = relationship()
@@ -88,6 +97,8 @@ class Registration(db.Model):
             return self.child.full_name
         if self.guardian is not None:
             return self.guardian.full_name
+        if self.household is None:
+            return "–"  # anonymised
         return self.household.display_name
 
 

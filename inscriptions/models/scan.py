@@ -51,6 +51,14 @@ class ScanBatch(db.Model):
     size: Mapped[int] = mapped_column(Integer, default=0)
     page_count: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(20), default="open")  # open | done
+    # Reading by the background job: queued | reading | read | failed. Every page read is stored
+    # at once (``pages_read`` counts them), so a failed or interrupted job resumes where it stopped.
+    reading_status: Mapped[str] = mapped_column(String(20), default="read", server_default="read")
+    pages_read: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The uploaded files as stored (``UPLOAD_DIR/scans/uploads/<sha256>``): [{name, sha256, size, pages}].
+    files: Mapped[list | None] = mapped_column(JSON)
+    # Why the reading job stopped (the pages read so far stay stored; the agent can resume it).
+    error: Mapped[str | None] = mapped_column(Text)
 
     pages: Mapped[list[ScanPage]] = relationship(
         back_populates="batch", order_by="ScanPage.index", cascade="all, delete-orphan"

@@ -18,10 +18,11 @@ from inscriptions.definitions.loader import LoadedService
 from inscriptions.definitions.registry import current_version
 from inscriptions.eligibility import age_reference_day
 from inscriptions.extensions import db
-from inscriptions.models import HOLDING_STATUSES, Household, Registration, ServiceSession, Status
+from inscriptions.models import Household, Registration, ServiceSession, Status
 from inscriptions.plugin_api import ParticipantView
 from inscriptions.pricing import euros
 from inscriptions.registrations.participants import adult_view, child_view, household_view
+from inscriptions.registrations.status import holding_statuses
 from inscriptions.registrations.windows import general_opening, household_opening, moment_text
 
 
@@ -208,7 +209,7 @@ def sessions_of(service: LoadedService) -> list[SessionInfo]:
     held = dict(
         db.session.execute(
             select(Registration.session_id, func.coalesce(func.sum(Registration.places), 0))
-            .where(Registration.service_code == service.code, Registration.status.in_(HOLDING_STATUSES))
+            .where(Registration.service_code == service.code, Registration.status.in_(holding_statuses()))
             .group_by(Registration.session_id)
         ).all()
     )

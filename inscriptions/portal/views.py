@@ -561,7 +561,9 @@ def confirmation(token: str) -> Any:
         service_name=_service_name(draft.service_code, regs[0]),
         status=regs[0].status,
         total=sum((r.price for r in regs), Decimal("0.00")),
-        emailed=bool(household_emails(household.id)),
+        # The family's own log-in is one of the addresses the confirmation goes to (see
+        # notifications.household_emails): no need to ask the database on this busy page.
+        emailed=bool(current_user.email) or bool(household_emails(household.id)),
     )
 
 

@@ -21,9 +21,9 @@ from inscriptions.database import write_transaction
 from inscriptions.definitions.registry import definition_of, registry
 from inscriptions.definitions.schema import ServiceDefinition
 from inscriptions.extensions import db
-from inscriptions.models import ACTIVE_STATUSES, Account, Registration, Status
+from inscriptions.models import Account, Registration, Status
 from inscriptions.registrations import waitlist
-from inscriptions.registrations.status import change_status
+from inscriptions.registrations.status import active_statuses, change_status
 
 MAX_REASON = 500
 # Statuses whose cancellation the deadline stops: they hold a place the service counts on.
@@ -70,7 +70,7 @@ def cancellation_problem(registration: Registration) -> str | None:
 
 def can_cancel(registration: Registration) -> bool:
     """Whether the registration still holds or awaits a place and the family may cancel it now."""
-    return registration.status in ACTIVE_STATUSES and cancellation_problem(registration) is None
+    return registration.status in active_statuses() and cancellation_problem(registration) is None
 
 
 def cancel_registration(registration_id: int, *, by_id: int | None, reason: str = "") -> Registration:
@@ -89,7 +89,7 @@ def cancel_registration(registration_id: int, *, by_id: int | None, reason: str 
             raise CancellationRefused(_("This registration does not exist."))
         if registration.status == Status.CANCELLED:
             raise CancellationRefused(_("This registration is already cancelled."))
-        if registration.status not in ACTIVE_STATUSES:
+        if registration.status not in active_statuses():
             raise CancellationRefused(_("This registration can no longer be cancelled."))
         problem = cancellation_problem(registration)
         if problem:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -43,7 +43,6 @@ from inscriptions.eligibility import eligibility_problems
 from inscriptions.extensions import db
 from inscriptions.forms.validation import validate_answers
 from inscriptions.models import (
-    ACTIVE_STATUSES,
     Draft,
     FormVersion,
     Household,
@@ -63,7 +62,7 @@ from inscriptions.registrations.participants import (
     household_view,
 )
 from inscriptions.registrations.references import next_reference
-from inscriptions.registrations.status import record_status
+from inscriptions.registrations.status import active_statuses, record_status
 
 
 @dataclass(frozen=True)
@@ -166,8 +165,8 @@ def create_registrations(data: RegistrationInput) -> RegistrationOutcome:
         raise RegistrationRefused([_("This submission key is not valid.")])
     if data.form_version_id is None:
         # A new definition writes its version and session rows: done (and committed) before the
-        # booking's locks, so the booking itself only reads them.
-        current_version(service)
+        # booking's locks, so the booking itself only reads them (and need not look it up again).
+        data = replace(data, form_version_id=current_version(service).id)
 
     timeout = int(current_app.config.get("BOOKING_LOCK_TIMEOUT_MS", 5000))
     try:
@@ -260,25 +259,26 @@ def _book(service, data: RegistrationInput) -> RegistrationOutcome:  # type: ign
         raise RegistrationRefused(general, errors)
 
     status = Status.ACCEPTED if defn.workflow == "automatic" else Status.SUBMITTED
-    # 2. The session row(s), sorted by id: capacity and waiting list.
-    session_row = _session_for(live, service.code, data.session_code, now)
-    free = 0
-    if session_row is not None:
-        status, free = _capacity_status(live, session_row, prepared, data, status)
-
     batch = uuid.uuid4().hex
     year = now.astimezone(clock.local_zone()).year
-    created = []
-    for part, values, price, places in prepared:
-        reg = Registration(
-            # 3. The reference counter's row (upsert ... RETURNING): the last lock taken.
-            reference=next_reference(defn.reference_prefix, year),
+    # What does not depend on the places left is written before the session lock, in the same
+    # transaction (a refusal below rolls it back): the lock every family of the session queues
+    # on is then held only for the count, the references and the registrations' inserts.
+    if draft is not None:
+        draft.submitted_batch = batch
+    if data.idempotency_key:
+        db.session.add(SubmissionKey(key=data.idempotency_key, household_id=household.id,
+                                     service_code=service.code, batch=batch))
+    if draft is not None or data.idempotency_key:
+        db.session.flush()
+    # Built now, added to the session (hence inserted) only once the status is known.
+    created = [
+        Registration(
             service_code=service.code,
             form_version_id=version.id,
             household_id=household.id,
             child_id=part.child_id,
             guardian_id=part.guardian_id,
-            session_id=session_row.id if session_row else None,
             places=places,
             answers=values,
             price=price.amount,
@@ -291,14 +291,20 @@ def _book(service, data: RegistrationInput) -> RegistrationOutcome:  # type: ign
             batch=batch,
             status=None,
         )
+        for part, values, price, places in prepared
+    ]
+
+    # 2. The session row(s), sorted by id: capacity and waiting list.
+    session_row = _session_for(live, service.code, data.session_code, now)
+    free = 0
+    if session_row is not None:
+        status, free = _capacity_status(live, session_row, prepared, data, status)
+    for reg in created:
+        # 3. The reference counter's row (upsert ... RETURNING): the last lock taken.
+        reg.reference = next_reference(defn.reference_prefix, year)
+        reg.session_id = session_row.id if session_row else None
         record_status(reg, status, by_id=data.keyed_by_id, reason=data.note)
         db.session.add(reg)
-        created.append(reg)
-    if draft is not None:
-        draft.submitted_batch = batch
-    if data.idempotency_key:
-        db.session.add(SubmissionKey(key=data.idempotency_key, household_id=household.id,
-                                     service_code=service.code, batch=batch))
     db.session.flush()
     if session_row is not None and status == Status.WAITLISTED and free > 0:
         # Places freed but not yet offered (the expiry cron has not run) go to the head of the
@@ -349,7 +355,7 @@ def _check_limits(live, service_code: str, household_id: int, count: int) -> Non
         select(func.count(Registration.id)).where(
             Registration.service_code == service_code,
             Registration.household_id == household_id,
-            Registration.status.in_(ACTIVE_STATUSES),
+            Registration.status.in_(active_statuses()),
         )
     ) or 0)
     if current + count > per_household:
@@ -443,7 +449,7 @@ def _already_registered(
     query = select(func.count(Registration.id)).where(
         Registration.service_code == service_code,
         Registration.household_id == household_id,
-        Registration.status.in_(ACTIVE_STATUSES),
+        Registration.status.in_(active_statuses()),
         Registration.child_id.is_(None) if part.child_id is None else Registration.child_id == part.child_id,
         Registration.guardian_id.is_(None)
         if part.guardian_id is None

@@ -46,8 +46,8 @@ from inscriptions.database import write_transaction
 from inscriptions.definitions.registry import registry
 from inscriptions.definitions.schema import ServiceDefinition
 from inscriptions.extensions import db
-from inscriptions.models import HOLDING_STATUSES, Registration, ServiceSession, Status
-from inscriptions.registrations.status import record_status
+from inscriptions.models import Registration, ServiceSession, Status
+from inscriptions.registrations.status import holding_statuses, record_status
 
 PENDING_KEY = "inscriptions.waitlist.pending"
 READY_KEY = "inscriptions.waitlist.ready"
@@ -188,7 +188,7 @@ def places_held(session_id: int) -> int:
     return int(
         db.session.scalar(
             select(func.coalesce(func.sum(Registration.places), 0)).where(
-                Registration.session_id == session_id, Registration.status.in_(HOLDING_STATUSES)
+                Registration.session_id == session_id, Registration.status.in_(holding_statuses())
             )
         )
         or 0
@@ -203,7 +203,7 @@ def places_and_queue(session_id: int) -> tuple[int, bool]:
     """
     held = (
         select(func.coalesce(func.sum(Registration.places), 0))
-        .where(Registration.session_id == session_id, Registration.status.in_(HOLDING_STATUSES))
+        .where(Registration.session_id == session_id, Registration.status.in_(holding_statuses()))
         .scalar_subquery()
     )
     waiting = exists().where(Registration.session_id == session_id, Registration.status == Status.WAITLISTED)

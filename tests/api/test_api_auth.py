@@ -109,4 +109,4 @@ def test_token_post_needs_no_csrf_but_cookie_is_not_enough(api, client, make_hou
 def test_posts_to_unknown_api_urls_are_json_too(api) -> None:  # type: ignore[no-untyped-def]
     _assert_json_error(api("POST", "/nowhere", json={}), 404, "not_found")
     _assert_json_error(api("POST", "/services", json={}), 405, "method_not_allowed")
-    _assert_json_error(api("GET", "/registrations"), 405, "method_not_allowed")
+    _assert_json_error(api("DELETE", "/registrations"), 405, "method_not_allowed")

@@ -47,7 +47,9 @@ def test_town_wide_roles(app, staff) -> None:  # type: ignore[no-untyped-def]
     assert services_with(admin, "read_any_registration") is None
     # Health data is for the people who care for the child, not for the town's IT.
     assert not can(admin, "read_sensitive_answers", "cantine")
-    assert not any(can(dpo, name, "cantine") for name in PERMISSIONS)
+    # The DPO reads the audit log, not the services' data (no per-service permission).
+    assert not any(can(dpo, name, "cantine") for name, perm in PERMISSIONS.items() if perm.per_service)
+    assert can(dpo, "read_audit_log") and not can(admin, "read_audit_log")
     assert services_with(dpo, "read_any_registration") == set()
 
 

@@ -18,7 +18,7 @@ from inscriptions.paper.reader.decisions import reason_message
 from inscriptions.paper.reader.documents import Document, Stack, answers_from, document_values, group_pages
 from inscriptions.paper.reader.lookup import DatabaseLookup, Lookup, PageTarget
 from inscriptions.paper.reader.page import READER_VERSION, BoxReading, PageReading, read_page
-from inscriptions.paper.reader.upload import PageImage, UploadError, read_upload
+from inscriptions.paper.reader.upload import PageImage, UploadError, count_pages, iter_upload, read_upload
 
 __all__ = [
     "READER_VERSION",
@@ -32,8 +32,10 @@ __all__ = [
     "Stack",
     "UploadError",
     "answers_from",
+    "count_pages",
     "document_values",
     "group_pages",
+    "iter_upload",
     "read_page",
     "read_upload",
     "reason_message",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Container, Iterator
 from dataclasses import dataclass, field
 
 import cv2
@@ -85,8 +86,17 @@ def read_upload(data: bytes, filename: str = "", *, max_pages: int = MAX_PAGES, 
     """The pages of an uploaded scan, in order; raise :class:`UploadError` for anything unusable.
 
     The file type is told by its content, not by ``filename`` (kept as each page's ``source``).
-    ``first_index`` numbers the pages when several files make one stack.
+    ``first_index`` numbers the pages when several files make one stack. Every page is decoded
+    at once: background jobs use :func:`iter_upload` (one page in memory at a time).
     """
+    pages = list(iter_upload(data, filename, max_pages=max_pages, max_pixels=max_pixels, max_bytes=max_bytes,
+                             first_index=first_index))
+    if not pages:
+        raise UploadError("empty", _("The file has no pages."))
+    return pages
+
+
+def _check(data: bytes, max_bytes: int) -> str:
     if not data:
         raise UploadError("empty", _("The file is empty."))
     if len(data) > max_bytes:
@@ -95,16 +105,90 @@ def read_upload(data: bytes, filename: str = "", *, max_pages: int = MAX_PAGES, 
     kind = _kind(data)
     if kind is None:
         raise UploadError("unsupported", _("This file is not a PDF, JPEG, PNG or TIFF scan."))
+    return kind
+
+
+def iter_upload(data: bytes, filename: str = "", *, max_pages: int = MAX_PAGES, max_pixels: int = MAX_PIXELS,
+                max_bytes: int = MAX_UPLOAD_BYTES, first_index: int = 0,
+                skip: Container[int] = ()) -> Iterator[PageImage]:
+    """:func:`read_upload` one page at a time (memory stays flat for a 500-page stack).
+
+    Pages whose index is in ``skip`` are not decoded (a resumed job). Raises
+    :class:`UploadError` when the file (or a page of it) is unusable, at the page where it is found.
+    """
+    kind = _check(data, max_bytes)
+    reader = _pdf_pages if kind == "pdf" else _image_pages
+    pages = reader(data, max_pages, max_pixels, skip={i - first_index for i in skip})
+    n = 0
+    while True:
+        try:
+            item = next(pages)
+        except StopIteration:
+            return
+        except UploadError:
+            raise
+        except Exception as err:  # a damaged file may break a decoder anywhere: never crash the intake
+            raise UploadError("corrupt", _("The file is damaged and cannot be read.")) from err
+        if item is not None:
+            pixels, dpi = item
+            yield PageImage(pixels, first_index + n, filename, dpi)
+        n += 1
+
+
+def count_pages(data: bytes, filename: str = "", *, max_pages: int = MAX_PAGES, max_pixels: int = MAX_PIXELS,
+                max_bytes: int = MAX_UPLOAD_BYTES) -> int:
+    """How many pages the file has, checking what can be checked without decoding pixels.
+
+    Raises :class:`UploadError` like :func:`read_upload` (type, size, page count, page size,
+    password, damage found while opening): the upload request refuses such files at once.
+    """
+    kind = _check(data, max_bytes)
     try:
-        reader = _pdf_pages if kind == "pdf" else _image_pages
-        pages = reader(data, max_pages, max_pixels)
+        count = _pdf_count(data, max_pixels) if kind == "pdf" else _image_count(data, max_pixels)
     except UploadError:
         raise
-    except Exception as err:  # a damaged file may break a decoder anywhere: never crash the intake
+    except Exception as err:
         raise UploadError("corrupt", _("The file is damaged and cannot be read.")) from err
-    if not pages:
+    if count == 0:
         raise UploadError("empty", _("The file has no pages."))
-    return [PageImage(pixels, first_index + n, filename, dpi) for n, (pixels, dpi) in enumerate(pages)]
+    if count > max_pages:
+        raise _too_many(max_pages)
+    return count
+
+
+def _open_pdf(data: bytes) -> pdfium.PdfDocument:
+    try:
+        return pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as err:
+        if "password" in str(err).lower():
+            raise UploadError("encrypted", _("The PDF is protected by a password.")) from err
+        raise UploadError("corrupt", _("The file is damaged and cannot be read.")) from err
+
+
+def _pdf_count(data: bytes, max_pixels: int) -> int:
+    pdf = _open_pdf(data)
+    try:
+        for index in range(len(pdf)):
+            page = pdf[index]
+            try:
+                _check_pdf_page(page, max_pixels)
+            finally:
+                page.close()
+        return len(pdf)
+    finally:
+        pdf.close()
+
+
+def _image_count(data: bytes, max_pixels: int) -> int:
+    image = _open_image(data)
+    with image:
+        count = 0
+        for frame in ImageSequence.Iterator(image):
+            width, height = frame.size
+            if width <= 0 or height <= 0 or width * height > max_pixels:
+                raise _page_too_large()
+            count += 1
+        return count
 
 
 def _too_many(max_pages: int) -> UploadError:
@@ -116,50 +200,57 @@ def _page_too_large() -> UploadError:
     return UploadError("page_too_large", _("A page of this file is far too large to be a scanned sheet."))
 
 
-def _pdf_pages(data: bytes, max_pages: int, max_pixels: int) -> list[tuple[np.ndarray, float]]:
-    try:
-        pdf = pdfium.PdfDocument(data)
-    except pdfium.PdfiumError as err:
-        if "password" in str(err).lower():
-            raise UploadError("encrypted", _("The PDF is protected by a password.")) from err
-        raise UploadError("corrupt", _("The file is damaged and cannot be read.")) from err
+def _check_pdf_page(page: pdfium.PdfPage, max_pixels: int) -> float:
+    width, height = page.get_size()
+    if not (0 < width <= MAX_PDF_SIDE_PT and 0 < height <= MAX_PDF_SIDE_PT):
+        raise _page_too_large()
+    scale = RASTER_DPI / 72
+    if width * height * scale * scale > max_pixels:
+        raise _page_too_large()
+    return scale
+
+
+def _pdf_pages(data: bytes, max_pages: int, max_pixels: int,
+               skip: Container[int] = ()) -> Iterator[tuple[np.ndarray, float] | None]:
+    pdf = _open_pdf(data)
     try:
         count = len(pdf)
         if count > max_pages:
             raise _too_many(max_pages)
-        pages = []
         for index in range(count):
+            if index in skip:
+                yield None
+                continue
             page = pdf[index]
             try:
-                width, height = page.get_size()
-                if not (0 < width <= MAX_PDF_SIDE_PT and 0 < height <= MAX_PDF_SIDE_PT):
-                    raise _page_too_large()
-                scale = RASTER_DPI / 72
-                if width * height * scale * scale > max_pixels:
-                    raise _page_too_large()
+                scale = _check_pdf_page(page, max_pixels)
                 bitmap = page.render(scale=scale, grayscale=True, may_draw_forms=False)
                 pixels = bitmap.to_numpy()
                 if pixels.ndim == 3:
                     pixels = pixels[..., 0]
-                pages.append((np.ascontiguousarray(pixels, dtype=np.uint8), float(RASTER_DPI)))
+                result = (np.ascontiguousarray(pixels, dtype=np.uint8), float(RASTER_DPI))
             finally:
                 page.close()
-        return pages
+            yield result
     finally:
         pdf.close()
 
 
-def _image_pages(data: bytes, max_pages: int, max_pixels: int) -> list[tuple[np.ndarray, float | None]]:
+def _open_image(data: bytes) -> Image.Image:
     try:
         with warnings.catch_warnings():
             # Pillow warns about big images; the size is checked below before any pixel is decoded.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            return Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as err:
         raise _page_too_large() from err
     except UnidentifiedImageError as err:
         raise UploadError("corrupt", _("The file is damaged and cannot be read.")) from err
-    pages = []
+
+
+def _image_pages(data: bytes, max_pages: int, max_pixels: int,
+                 skip: Container[int] = ()) -> Iterator[tuple[np.ndarray, float | None] | None]:
+    image = _open_image(data)
     with image:
         for n, frame in enumerate(ImageSequence.Iterator(image)):
             if n >= max_pages:
@@ -167,8 +258,7 @@ def _image_pages(data: bytes, max_pages: int, max_pixels: int) -> list[tuple[np.
             width, height = frame.size
             if width <= 0 or height <= 0 or width * height > max_pixels:
                 raise _page_too_large()
-            pages.append((_grey(frame), _dpi(frame)))
-    return pages
+            yield None if n in skip else (_grey(frame), _dpi(frame))
 
 
 def _dpi(frame: Image.Image) -> float | None:

@@ -1,0 +1,73 @@
+"""Password reset by a signed, expiring, single-use link.
+
+The link carries the account id and a fingerprint of the current password hash, signed with the
+app's secret (:mod:`itsdangerous`). It expires after ``PASSWORD_RESET_MAX_AGE`` seconds and dies
+as soon as it is used, since setting a new password changes the hash it is bound to; nothing is
+stored on the server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from flask import current_app, render_template
+from flask_mailman import EmailMessage
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from inscriptions.extensions import db
+from inscriptions.models import Account
+
+SALT = "inscriptions.password-reset"
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT)
+
+
+def _fingerprint(account: Account) -> str:
+    # A digest of the hash, not the hash itself: the link may end up in logs or mail archives.
+    return hashlib.sha256((account.password_hash or "").encode()).hexdigest()[:32]
+
+
+def make_reset_token(account: Account) -> str:
+    """A reset token for ``account``, valid until it is used or expires."""
+    return _serializer().dumps({"a": account.id, "h": _fingerprint(account)})
+
+
+def dummy_reset_token() -> str:
+    """A token for no account: the same work as :func:`make_reset_token`, for equal timing."""
+    return _serializer().dumps({"a": 0, "h": "0" * 32})
+
+
+def account_for_reset_token(token: str) -> Account | None:
+    """The active account ``token`` was made for, or None when it is forged, expired or used."""
+    try:
+        data = _serializer().loads(token, max_age=current_app.config["PASSWORD_RESET_MAX_AGE"])
+    except BadSignature:  # SignatureExpired is a BadSignature
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("a"), int) or not isinstance(data.get("h"), str):
+        return None
+    account = db.session.get(Account, data["a"])
+    if account is None or not account.is_active:
+        return None
+    if not hmac.compare_digest(data["h"], _fingerprint(account)):
+        return None
+    return account
+
+
+def send_password_reset(account_id: int, link: str) -> int:
+    """Job: e-mail the reset ``link`` to the account; returns how many messages were sent."""
+    account = db.session.get(Account, account_id)
+    if account is None:
+        return 0
+    town = current_app.extensions["inscriptions.town"]
+    context = {"link": link, "town": town,
+               "minutes": current_app.config["PASSWORD_RESET_MAX_AGE"] // 60}
+    message = EmailMessage(
+        subject=render_template("emails/password_reset_subject.txt", **context).strip(),
+        body=render_template("emails/password_reset.txt", **context),
+        from_email=str(town.contact.email) if town.contact.email else None,
+        to=[account.email],
+    )
+    return message.send()

@@ -1,0 +1,296 @@
+"""Reports of one service for its staff, under ``/gestion/<service_code>/rapports``.
+
+Who may see what is decided by two permissions (:mod:`inscriptions.permissions`): ``read_reports``
+(dashboard, counts, attendance lists: agents, managers of the service, administrators) and
+``export_registrations`` (CSV/XLSX exports: managers of the service, administrators). Anonymous
+visitors are sent to the log-in page; signed-in accounts without the permission get a 403; an
+unknown service or session is a 404. Every export (counts included) and every attendance list
+printed is written to the audit log (who, what, which filters, how many rows). Everything is a GET:
+nothing here changes data but the audit log, and the pages work without JavaScript.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Blueprint, Response, abort, render_template, request, send_file, stream_with_context, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from inscriptions.audit import Action, log_read
+from inscriptions.definitions.loader import LoadedService
+from inscriptions.definitions.registry import current_version, registry
+from inscriptions.extensions import db
+from inscriptions.models import Registration, ServiceSession, Status
+from inscriptions.permissions import can
+from inscriptions.reports import attendance, charts, counts, exports
+from inscriptions.reports.dashboard import dashboard as dashboard_figures
+from inscriptions.reports.dashboard import status_name, today
+
+bp = Blueprint("reports", __name__, url_prefix="/gestion/<service_code>/rapports")
+
+F = TypeVar("F", bound=Callable[..., Any])
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def requires(permission: str) -> Callable[[F], F]:
+    """Log-in required, then ``permission`` for the service in the URL (404 for an unknown service).
+
+    The view receives the :class:`LoadedService` as ``service`` instead of ``service_code``.
+    """
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(service_code: str, **kwargs: Any) -> Any:
+            service = registry().get(service_code)
+            if service is None:
+                abort(404)
+            if not can(current_user, permission, service.code):
+                abort(403)
+            return view(service=service, **kwargs)
+
+        return login_required(wrapped)  # type: ignore[return-value]
+
+    return decorator
+
+
+@bp.app_template_global("may_read_reports")
+def may_read_reports(service_code: str) -> bool:
+    """For the back office's navigation: whether the current account may open this service's reports."""
+    return bool(current_user.is_authenticated) and can(current_user, "read_reports", service_code)
+
+
+@bp.context_processor
+def _layout() -> dict[str, Any]:
+    # The back office's layout lists the services the account reviews (its blueprint gives it there).
+    from inscriptions.backoffice.access import reviewable_services
+
+    return {"nav_services": reviewable_services(current_user) if current_user.is_authenticated else []}
+
+
+def _session(service: LoadedService, code: str | None) -> ServiceSession | None:
+    """The session ``code`` of the service (None when no code); 404 when it does not exist."""
+    if not code:
+        return None
+    if service.definition.session(code) is None:
+        abort(404)
+    query = select(ServiceSession).filter_by(service_code=service.code, code=code)
+    row = db.session.scalar(query)
+    if row is None:
+        # A session of the definition not yet written to the database (no booking since start-up).
+        current_version(service)
+        db.session.commit()
+        row = db.session.scalar(query)
+    if row is None:  # pragma: no cover - current_version writes every session of the definition
+        abort(404)
+    return row
+
+
+def _statuses(service: LoadedService) -> list[tuple[str, str]]:
+    """``(status, label)``: the engine's statuses, then any other status the service's rows have."""
+    codes = [str(s) for s in Status]
+    codes += sorted(set(db.session.scalars(
+        select(Registration.status).distinct().where(Registration.service_code == service.code)
+    )) - set(codes))
+    return [(code, status_name(code, service.code)) for code in codes]
+
+
+def _no_store(response: Response) -> Response:
+    # Files of personal data: never kept by a shared browser cache or a proxy.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# -- dashboard -------------------------------------------------------------------------------------
+
+@bp.get("")
+@requires("read_reports")
+def dashboard(service: LoadedService) -> str:
+    figures = dashboard_figures(service)
+    per_day = charts.column_chart([(d.strftime("%d/%m"), n) for d, n in figures.per_day])
+    # Each bar is its session's own fill rate (a full bar: every place held).
+    fill = charts.bar_chart(
+        [(f.label, f.rate, f"{f.percent} %") for f in figures.sessions], scale=1.0
+    ) if figures.sessions else None
+    channels = charts.bar_chart([(label, n, str(n)) for _code, label, n in figures.channels])
+    return render_template(
+        "reports/dashboard.html",
+        service=service,
+        figures=figures,
+        per_day_chart=per_day,
+        fill_chart=fill,
+        channel_chart=channels,
+        statuses=_statuses(service),
+        status_counts=figures.statuses,
+        may_export=can(current_user, "export_registrations", service.code),
+        sensitive=can(current_user, "read_sensitive_answers", service.code),
+        declared=service.definition.reports.counts,
+    )
+
+
+# -- exports ---------------------------------------------------------------------------------------
+
+def _export_filter(service: LoadedService) -> exports.ExportFilter:
+    session = _session(service, request.args.get("session"))
+    known = {code for code, _label in _statuses(service)}
+    asked = tuple(dict.fromkeys(st for st in request.args.getlist("status") if st))
+    if any(st not in known for st in asked):
+        abort(400)
+    return exports.ExportFilter(service.code, session, asked)
+
+
+def _filename(service: LoadedService, filters: exports.ExportFilter, suffix: str) -> str:
+    part = filters.session.code if filters.session is not None else "toutes-seances"
+    return f"{service.code}-{part}-{today().isoformat()}.{suffix}"
+
+
+def _log_export(service: LoadedService, filters: exports.ExportFilter, fmt: str, plan: exports.ExportPlan) -> None:
+    log_read(current_user.id, Action.EXPORT, None, {
+        **filters.audit_detail(), "format": fmt, "rows": plan.rows, "sensitive": plan.sensitive_included,
+    })
+
+
+@bp.get("/export.csv")
+@requires("export_registrations")
+def export_csv(service: LoadedService) -> Response:
+    """Every registration matching the filters as CSV (UTF-8 with BOM, ``;``), streamed."""
+    filters = _export_filter(service)
+    plan = exports.plan_export(service, filters, can(current_user, "read_sensitive_answers", service.code))
+    _log_export(service, filters, "csv", plan)
+    body = exports.iter_csv(plan.headers, exports.iter_rows(service, filters, plan))
+    response = Response(stream_with_context(body), mimetype="text/csv")
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    response.headers["Content-Disposition"] = f'attachment; filename="{_filename(service, filters, "csv")}"'
+    return _no_store(response)
+
+
+@bp.get("/export.xlsx")
+@requires("export_registrations")
+def export_xlsx(service: LoadedService) -> Response:
+    """Every registration matching the filters as an XLSX workbook (dates and numbers typed)."""
+    filters = _export_filter(service)
+    plan = exports.plan_export(service, filters, can(current_user, "read_sensitive_answers", service.code))
+    _log_export(service, filters, "xlsx", plan)
+    title = filters.session.code if filters.session is not None else service.code
+    data = exports.write_xlsx(title, plan.headers, exports.iter_rows(service, filters, plan))
+    response = send_file(data, mimetype=XLSX, as_attachment=True,  # type: ignore[arg-type]
+                         download_name=_filename(service, filters, "xlsx"))
+    return _no_store(response)
+
+
+# -- counts ----------------------------------------------------------------------------------------
+
+def _date(text: str) -> dt.date:
+    """A date as a date input sends it (2026-09-14) or as typed where there is none (14/09/2026)."""
+    text = text.strip()
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return dt.datetime.strptime(text, "%d/%m/%Y").date()
+
+
+def _period() -> tuple[dt.date, dt.date, str | None]:
+    """The dates asked (``from``, ``to``), a week from today by default, and an error if any."""
+    start, end = today(), today() + dt.timedelta(days=6)
+    error = None
+    try:
+        if request.args.get("from"):
+            start = _date(request.args["from"])
+        end = _date(request.args["to"]) if request.args.get("to") else max(end, start)
+    except ValueError:
+        return today(), today() + dt.timedelta(days=6), _("Type the dates as dd/mm/yyyy.")
+    if end < start:
+        error = _("The end date is before the start date.")
+    elif (end - start).days >= counts.MAX_DAYS:
+        error = _("Ask for %(n)s days at most.", n=counts.MAX_DAYS)
+    return start, end, error
+
+
+def _count_request(service: LoadedService) -> tuple[counts.CountSpec | None, dt.date, dt.date, list[str]]:
+    sensitive = can(current_user, "read_sensitive_answers", service.code)
+    known = [code for code, _label in _statuses(service)]
+    spec = counts.parse_spec(request.args, service.definition, known)
+    if request.args.get("report") and spec is None:
+        abort(404)
+    start, end, error = _period()
+    problems = [error] if error else []
+    if spec is not None:
+        problems += counts.check_spec(service.definition, spec, sensitive)
+    elif "group" in request.args:
+        problems.append(_("Choose at least one thing to group by."))
+    return spec, start, end, problems
+
+
+@bp.get("/comptages")
+@requires("read_reports")
+def counts_page(service: LoadedService) -> str:
+    spec, start, end, problems = _count_request(service)
+    table = None
+    if spec is not None and not problems:
+        table = counts.compute_counts(service, spec, start, end)
+    sensitive = can(current_user, "read_sensitive_answers", service.code)
+    return render_template(
+        "reports/counts.html",
+        service=service,
+        spec=spec,
+        table=table,
+        problems=problems,
+        start=start,
+        end=end,
+        declared=service.definition.reports.counts,
+        keys=counts.groupable_keys(service.definition, sensitive),
+        day_fields=counts.day_fields(service.definition),
+        statuses=_statuses(service),
+        csv_url=url_for(".counts_csv", service_code=service.code, **request.args.to_dict(flat=False)),
+    )
+
+
+@bp.get("/comptages.csv")
+@requires("read_reports")
+def counts_csv(service: LoadedService) -> Response:
+    """The same counts as CSV (figures only: no names, no answers of any one family); audited."""
+    spec, start, end, problems = _count_request(service)
+    if spec is None or problems:
+        abort(400)
+    table = counts.compute_counts(service, spec, start, end)
+    # Figures only, but still a file leaving the application: logged like every export.
+    log_read(current_user.id, Action.EXPORT, None, {
+        "service": service.code, "format": "counts_csv", "report": spec.code or None,
+        "group_by": list(spec.group_by), "per_day": spec.per_day, "statuses": list(spec.statuses),
+        "from": start.isoformat() if spec.per_day else None, "to": end.isoformat() if spec.per_day else None,
+        "rows": len(table.rows),
+    })
+    headers, rows = counts.csv_rows(table)
+    response = Response("".join(exports.iter_csv(headers, rows)), mimetype="text/csv")
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    name = spec.code or "comptage"
+    response.headers["Content-Disposition"] = f'attachment; filename="{service.code}-{name}-{start.isoformat()}.csv"'
+    return _no_store(response)
+
+
+# -- attendance lists ------------------------------------------------------------------------------
+
+@bp.get("/seances/<session_code>/presence.pdf")
+@requires("read_reports")
+def attendance_pdf(service: LoadedService, session_code: str) -> Response:
+    """The printable attendance list of one session (accepted registrations, by name)."""
+    session = _session(service, session_code)
+    assert session is not None
+    try:
+        ticks = int(request.args.get("columns", attendance.DEFAULT_TICKS))
+    except ValueError:
+        ticks = attendance.DEFAULT_TICKS
+    people = attendance.attendees(session)
+    log_read(current_user.id, Action.EXPORT, None, {
+        "service": service.code, "session": session.code, "format": "attendance_pdf", "rows": len(people),
+    })
+    pdf = attendance.render_attendance(service, session, people, ticks)
+    response = Response(pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = (
+        f'inline; filename="presence-{service.code}-{session.code}.pdf"'
+    )
+    return _no_store(response)
