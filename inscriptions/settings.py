@@ -118,5 +118,7 @@ def load_settings(instance_path: Path) -> dict[str, object]:
         "SIGNUP_LIMIT_PER_IP": _env("SIGNUP_LIMIT_PER_IP", "20 per hour"),
         # A password-reset link works once, for this many seconds.
         "PASSWORD_RESET_MAX_AGE": int(_env("PASSWORD_RESET_MAX_AGE", "3600") or 3600),
+        # A sign-up confirmation link (sent by e-mail) works for this many seconds.
+        "SIGNUP_CONFIRM_MAX_AGE": int(_env("SIGNUP_CONFIRM_MAX_AGE", "172800") or 172800),
         "WTF_CSRF_TIME_LIMIT": None,
     }

@@ -249,9 +249,15 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 PHONE_VIEWPORT = {"width": 390, "height": 844}
 
 @pytest.fixture
-def server_url(make_app: Callable[..., Flask]) -> Iterator[str]:
+def server_app(make_app: Callable[..., Flask]) -> Flask:
+    """The app :func:`server_url` serves: its mail outbox holds what the browser's actions sent."""
+    return make_app(SERVER_NAME=None)
+
+
+@pytest.fixture
+def server_url(server_app: Flask) -> Iterator[str]:
     """Serve a fresh app (this test's database) on a free local port, in a thread."""
-    app = make_app(SERVER_NAME=None)
+    app = server_app
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

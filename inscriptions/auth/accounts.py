@@ -62,7 +62,8 @@ def record_login(account: Account) -> None:
 def create_family_account(
     *,
     email: str,
-    password: str,
+    password: str | None = None,
+    password_hash: str | None = None,
     first_name: str,
     last_name: str,
     phone: str | None,
@@ -72,6 +73,9 @@ def create_family_account(
 ) -> Account:
     """Create the household, its first guardian and the guardian's account, in one transaction.
 
+    Give ``password``, or ``password_hash`` when the password was hashed earlier (a sign-up
+    confirmed by e-mail carries only the hash).
+
     Raises :class:`sqlalchemy.exc.IntegrityError` (nothing saved) when the e-mail is taken by a
     sign-up running at the same moment.
     """
@@ -79,7 +83,12 @@ def create_family_account(
     guardian = Guardian(first_name=first_name, last_name=last_name, email=email.lower(), phone=phone)
     household.guardians.append(guardian)
     account = Account(email=email.lower(), guardian=guardian)
-    account.set_password(password)
+    if password_hash is not None:
+        account.password_hash = password_hash
+    elif password is not None:
+        account.set_password(password)
+    else:
+        raise ValueError("a password or a password hash is needed")
     db.session.add_all([household, account])
     try:
         db.session.commit()

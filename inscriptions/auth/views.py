@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
+from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
+from werkzeug.security import generate_password_hash
 
 from inscriptions.auth.accounts import (
     authenticate,
@@ -18,6 +20,8 @@ from inscriptions.auth.accounts import (
 from inscriptions.auth.forms import LoginForm, NewPasswordForm, ResetRequestForm, SignupForm
 from inscriptions.auth.limits import failed_login, limiter, limits_off, setting, submitted_email
 from inscriptions.auth.reset import account_for_reset_token, dummy_reset_token, make_reset_token
+from inscriptions.auth.signup import PendingSignup, make_signup_token, pending_signup_for_token
+from inscriptions.auth.signup import max_age as signup_max_age
 from inscriptions.extensions import db, login_manager
 
 bp = Blueprint("auth", __name__)
@@ -41,48 +45,92 @@ def _after_login_url() -> str:
     return url_for("counter.home") if has_counter_access(current_user) else url_for("family.household")
 
 
+def _mail_sent(response: Response) -> bool:
+    """Only accepted sign-ups (which send an e-mail, then redirect) count per address."""
+    return response.status_code == 302
+
+
 @bp.route("/compte/creer", methods=["GET", "POST"])
 @limiter.limit(setting("SIGNUP_LIMIT_PER_IP"), methods=["POST"], exempt_when=limits_off)
+# Each accepted sign-up sends an e-mail: cap the messages one address can be sent.
+@limiter.limit(setting("SIGNUP_LIMIT_PER_IP"), methods=["POST"], key_func=submitted_email,
+               deduct_when=_mail_sent, exempt_when=limits_off)
 def signup() -> ResponseReturnValue:
+    """Sign-up form. A valid form always leads to the same "check your mailbox" page: whether
+    the address already has an account is said only in the e-mail sent to that address."""
     if current_user.is_authenticated:
         return redirect(url_for("family.household"))
     form = SignupForm()
     if form.validate_on_submit():
-        if find_account(form.email.data) is not None:
-            # Hash anyway: a taken address must not answer faster than a new one.
-            _dummy_password_work(form.password.data)
-            form.email.errors.append(_duplicate_email_message())
+        from inscriptions import jobs
+
+        # The same work either way (a password hash, a signed token, one e-mail), so the
+        # answer's timing does not tell either.
+        pending = PendingSignup(
+            email=form.email.data,
+            password_hash=generate_password_hash(form.password.data),
+            first_name=form.first_name.data,
+            last_name=form.last_name.data,
+            phone=form.phone.data or None,
+            address_line1=form.address_line1.data,
+            postcode=form.postcode.data,
+            city=form.city.data,
+        )
+        token = make_signup_token(pending)
+        account = find_account(form.email.data)
+        if account is None:
+            link = _absolute(url_for("auth.signup_confirm", token=token))
+            jobs.enqueue("inscriptions.auth.signup:send_signup_confirmation", link)
         else:
-            try:
-                account = create_family_account(
-                    email=form.email.data,
-                    password=form.password.data,
-                    first_name=form.first_name.data,
-                    last_name=form.last_name.data,
-                    phone=form.phone.data,
-                    address_line1=form.address_line1.data,
-                    postcode=form.postcode.data,
-                    city=form.city.data,
-                )
-            except IntegrityError:
-                # Another sign-up with this e-mail committed between our check and our insert.
-                form.email.errors.append(_duplicate_email_message())
-            else:
-                login_user(account)
-                record_login(account)
-                flash(_("Your account is created. Now add your children to your household."), "success")
-                return redirect(url_for("family.household"))
+            jobs.enqueue("inscriptions.auth.signup:send_signup_existing", account.id,
+                         _absolute(url_for("auth.login")), _absolute(url_for("auth.forgot_password")))
+        return redirect(url_for("auth.signup_sent"))
     return render_template("auth/signup.html", form=form)
 
 
-def _duplicate_email_message() -> str:
-    return _("An account already exists with this e-mail address. Log in, or use another address.")
+@bp.get("/compte/creer/envoye")
+def signup_sent() -> ResponseReturnValue:
+    return render_template("auth/signup_sent.html", hours=signup_max_age() // 3600)
 
 
-def _dummy_password_work(password: str) -> None:
-    from werkzeug.security import generate_password_hash
+@bp.route("/compte/confirmer/<token>", methods=["GET", "POST"])
+@limiter.limit(setting("SIGNUP_LIMIT_PER_IP"), methods=["POST"], exempt_when=limits_off)
+def signup_confirm(token: str) -> ResponseReturnValue:
+    """The e-mailed link: a page with one button that creates the account and logs the parent
+    in. A button rather than on opening: mail scanners open links, they do not press buttons."""
+    pending = pending_signup_for_token(token)
+    if pending is None:
+        return render_template("auth/signup_invalid.html", hours=signup_max_age() // 3600), 404
+    if current_user.is_authenticated:
+        return redirect(url_for("family.household"))
+    if find_account(pending.email) is not None:
+        return _signup_already_done(pending)
+    form = FlaskForm()
+    if form.validate_on_submit():
+        try:
+            account = create_family_account(
+                email=pending.email,
+                password_hash=pending.password_hash,
+                first_name=pending.first_name,
+                last_name=pending.last_name,
+                phone=pending.phone,
+                address_line1=pending.address_line1,
+                postcode=pending.postcode,
+                city=pending.city,
+            )
+        except IntegrityError:
+            # The same link used twice at the same moment: the other use created the account.
+            return _signup_already_done(pending)
+        login_user(account)
+        record_login(account)
+        flash(_("Your account is created. Now add your children to your household."), "success")
+        return redirect(url_for("family.household"))
+    return render_template("auth/signup_confirm.html", form=form, pending=pending, token=token)
 
-    generate_password_hash(password)
+
+def _signup_already_done(pending: PendingSignup) -> ResponseReturnValue:
+    """A used link (or an address that got an account since): no second account, say so."""
+    return render_template("auth/signup_done.html", email=pending.email), 409
 
 
 @bp.route("/connexion", methods=["GET", "POST"])

@@ -41,13 +41,11 @@ from inscriptions.definitions import schema as s
 from inscriptions.definitions.loader import LoadedService
 from inscriptions.definitions.registry import definition_of
 from inscriptions.extensions import db
-from inscriptions.forms import web
 from inscriptions.models import Child, Registration, ServiceSession
 from inscriptions.notifications import household_emails, status_label
-from inscriptions.permissions import can
 from inscriptions.portal import catalogue
 from inscriptions.pricing import euros
-from inscriptions.privacy.sensitive import without_sensitive
+from inscriptions.privacy.sensitive import answer_pages_for
 
 bp = Blueprint("backoffice", __name__, url_prefix="/gestion")
 
@@ -303,15 +301,7 @@ def registration(service_code: str, reference: str) -> str:
     service = service_for_review(service_code)
     reg = _registration(service, reference)
     defn = definition_of(reg.form_version)
-    values = dict(reg.answers or {})
-    sensitive = can(current_user, "read_sensitive_answers", reg.service_code)
-    if not sensitive:  # group sub-fields too (the filter below sees top-level fields only)
-        values = without_sensitive(defn, values)
-    pages = []
-    for form_page in defn.form.pages:
-        answers = [a for a in web.answers_in_words(form_page.fields, values) if sensitive or not a.sensitive]
-        if answers:
-            pages.append((form_page.title, answers))
+    pages, sensitive = answer_pages_for(current_user, reg)
     log_read(current_user.id, Action.READ_REGISTRATION, reg.household_id,
              {"reference": reg.reference, "service": reg.service_code, "sensitive_shown": sensitive,
               "from": "backoffice"}, REVIEW_REASON, registration_id=reg.id)

@@ -70,7 +70,7 @@ from inscriptions.portal import catalogue
 from inscriptions.portal.views import status_label
 from inscriptions.portal.wizard import Participant, candidates
 from inscriptions.pricing import euros
-from inscriptions.privacy.sensitive import without_sensitive
+from inscriptions.privacy.sensitive import answer_pages_for
 from inscriptions.registrations.create import RegistrationInput, RegistrationRefused, create_registrations
 from inscriptions.registrations.participants import household_view
 from inscriptions.uploads import store_upload
@@ -652,15 +652,7 @@ def registration(reference: str) -> Any:
         return grant
     _fresh(grant)
     defn = definition_of(reg.form_version)
-    values = dict(reg.answers or {})
-    sensitive = can(current_user, "read_sensitive_answers", reg.service_code)
-    if not sensitive:  # group sub-fields too (the filter below sees top-level fields only)
-        values = without_sensitive(defn, values)
-    pages = []
-    for page in defn.form.pages:
-        answers = [a for a in web.answers_in_words(page.fields, values) if sensitive or not a.sensitive]
-        if answers:
-            pages.append((page.title, answers))
+    pages, sensitive = answer_pages_for(current_user, reg)
     log_read(current_user.id, Action.READ_REGISTRATION, reg.household_id,
              {"reference": reg.reference, "service": reg.service_code, "sensitive_shown": sensitive},
              grant.reason, registration_id=reg.id)

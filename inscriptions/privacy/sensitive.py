@@ -55,6 +55,28 @@ def answers_for(account: Account | None, defn: s.ServiceDefinition, service_code
     return without_sensitive(defn, answers)
 
 
+def answer_pages_for(account: Account | None, registration: Any) -> tuple[list[tuple[str, list[Any]]], bool]:
+    """A registration's answers as ``account`` (staff) may read them, in words, page by page.
+
+    Returns ``([(page title, answers), ...], sensitive_shown)``; pages left without an answer to
+    show are dropped. The counter's and the back office's registration pages both show this.
+    """
+    from inscriptions.definitions.registry import definition_of
+    from inscriptions.forms import web
+
+    defn = definition_of(registration.form_version)
+    sensitive = may_read_sensitive(account, registration.service_code)
+    values = dict(registration.answers or {})
+    if not sensitive:  # group sub-fields too (the filter below sees top-level fields only)
+        values = without_sensitive(defn, values)
+    pages = []
+    for page in defn.form.pages:
+        answers = [a for a in web.answers_in_words(page.fields, values) if sensitive or not a.sensitive]
+        if answers:
+            pages.append((page.title, answers))
+    return pages, sensitive
+
+
 def hides_path(defn: s.ServiceDefinition, path: str) -> bool:
     """Whether a dotted answer path (``allergies``, ``contacts.0.health``, ``p1.allergies``) is sensitive.
 

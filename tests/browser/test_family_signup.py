@@ -1,13 +1,25 @@
-"""The sign-up → household → add a child path in a phone-sized Chromium, checked with axe-core."""
+"""The sign-up → e-mailed link → household → add a child path in a phone-sized Chromium, checked
+with axe-core."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from flask import Flask
 
 pytestmark = pytest.mark.browser
 
 
-def test_a_parent_signs_up_and_adds_a_child_on_a_phone(server_url, phone_page, check_accessibility):
+def signup_link(app: Flask, email: str) -> str:
+    """The confirmation link the served app e-mailed to ``email`` (tests use the locmem backend)."""
+    [message] = [m for m in getattr(app.extensions["mailman"], "outbox", []) if m.to == [email]]
+    found = re.search(r"https?://\S+/compte/confirmer/\S+", message.body)
+    assert found, message.body
+    return found.group(0)
+
+
+def test_a_parent_signs_up_and_adds_a_child_on_a_phone(server_url, server_app, phone_page, check_accessibility):
     page = phone_page
     page.goto(server_url + "/compte/creer")
     check_accessibility(page)
@@ -27,6 +39,15 @@ def test_a_parent_signs_up_and_adds_a_child_on_a_phone(server_url, phone_page, c
     page.fill("#postcode", "99990")
     page.fill("#city", "Villebelle")
     page.click("form.form button[type=submit]")
+    # Same page whether the address has an account or not; the e-mail says which.
+    assert page.url.endswith("/compte/creer/envoye")
+    assert page.locator("h1#signup-sent").is_visible()
+    check_accessibility(page)
+
+    page.goto(signup_link(server_app, "parent@example.fr"))
+    assert page.locator("h1#signup-confirm").is_visible()
+    check_accessibility(page)
+    page.click("#signup-confirm-form button[type=submit]")
     assert page.url.endswith("/mon-foyer/")
     check_accessibility(page)
 

@@ -31,7 +31,7 @@ def add_child(page, check, first_name: str, birth_date: str) -> None:  # type: i
 
 
 def test_sign_up_add_two_children_and_register_both_to_the_canteen(
-    server_url, phone_page, check_accessibility, app
+    server_url, server_app, phone_page, check_accessibility, app
 ):
     page, check = phone_page, check_accessibility
 
@@ -48,6 +48,11 @@ def test_sign_up_add_two_children_and_register_both_to_the_canteen(
     page.fill("#postcode", "99990")
     page.fill("#city", "Villebelle")
     page.click("form.form button[type=submit]")
+    assert page.url.endswith("/compte/creer/envoye")
+    # The account is created from the link e-mailed by the served app.
+    [message] = server_app.extensions["mailman"].outbox
+    page.goto(re.search(r"https?://\S+/compte/confirmer/\S+", message.body).group(0))
+    page.click("#signup-confirm-form button[type=submit]")
     assert page.url.endswith("/mon-foyer/")
     check(page)
 

@@ -68,6 +68,7 @@ class World:
     upload_b: str = ""
     print_token_b: str = ""
     reset_token_b: str = ""
+    signup_token: str = ""
     accounts: dict[str, int] = field(default_factory=dict)
     api_tokens: dict[str, str] = field(default_factory=dict)
 
@@ -109,6 +110,9 @@ ACCESS: dict[str, Rule] = {
     "auth.forgot_password_sent": Rule(_url("/mot-de-passe/oubli/envoye"), EVERYONE),
     # Whoever holds B's e-mailed link may use it (that is what a reset link is).
     "auth.reset_password": Rule(_url("/mot-de-passe/nouveau/{w.reset_token_b}"), EVERYONE),
+    "auth.signup_sent": Rule(_url("/compte/creer/envoye"), EVERYONE),
+    # Whoever holds the e-mailed sign-up link may create that account (logged-in users are sent on).
+    "auth.signup_confirm": Rule(_url("/compte/confirmer/{w.signup_token}"), EVERYONE),
     # -- the family's own pages -----------------------------------------------------------------
     "family.household": Rule(_url("/mon-foyer/"), PARENTS),
     "family.edit_household": Rule(_url("/mon-foyer/adresse"), PARENTS),
@@ -255,6 +259,7 @@ def _book(household: Household) -> tuple[str, str]:
 def build_world(app: Flask) -> World:
     """Families A and B (one canteen registration each), staff of X (canteen) and Y (pool)."""
     from inscriptions.auth.reset import make_reset_token
+    from inscriptions.auth.signup import PendingSignup, make_signup_token
     from inscriptions.portal.wizard import new_state
 
     world = World()
@@ -280,6 +285,9 @@ def build_world(app: Flask) -> World:
         world.draft_b, world.submitted_draft_b = draft.token, submitted.token
         world.upload_b, world.print_token_b = upload.token, print_token.token
         world.reset_token_b = make_reset_token(account_b)
+        world.signup_token = make_signup_token(PendingSignup(
+            email="newcomer@example.fr", password_hash=_password_hash(), first_name="Sam",
+            last_name="Petit", phone=None, address_line1="1 rue Neuve", postcode="99990", city="Villebelle"))
         accounts = {"parent_a": account_a, "parent_b": account_b}
         for role, (grant, service) in {"agent_x": ("agent", "cantine"), "agent_y": ("agent", "piscine"),
                                        "manager_x": ("manager", "cantine"), "admin": ("admin", None),

@@ -1,4 +1,4 @@
-"""Security baseline: headers, cookies, rate limits, password reset, upload size."""
+"""Security baseline: headers, cookies, rate limits, password reset, sign-up, upload size."""
 
 from __future__ import annotations
 
@@ -178,6 +178,53 @@ def test_password_reset_does_not_tell_which_emails_have_an_account(app: Flask, c
         answers.append((response.status_code, response.headers.get("Location")))
     assert answers[0] == answers[1]
     assert len(_sent()) == 1
+
+
+SIGNUP_FORM = {"password": "un mot de passe assez long", "password_confirm": "un mot de passe assez long",
+               "first_name": "Alex", "last_name": "Dupont", "phone": "", "address_line1": "3 rue des Lilas",
+               "postcode": "99990", "city": "Villebelle"}
+
+
+def test_signup_answer_is_the_same_for_a_new_and_an_existing_address(app: Flask, client: FlaskClient,
+                                                                   make_household: Callable[..., Household]) -> None:
+    """Sign-up does not tell which e-mails have an account: same status, same redirect, same
+    page; only the e-mail sent to the address differs."""
+    email = make_household().guardians[0].email
+    answers, pages = [], []
+    for address in (email.upper(), "nobody@example.fr"):
+        response = client.post("/compte/creer", data={**SIGNUP_FORM, "email": address,
+                                                      "csrf_token": _csrf(client, "/compte/creer")})
+        answers.append((response.status_code, response.headers.get("Location"),
+                        sorted(k for k, _v in response.headers if not k.startswith("X-RateLimit"))))
+        page = client.get(response.headers["Location"])
+        pages.append((page.status_code, re.sub(r'value="[^"]*"', "", page.get_data(as_text=True))))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 302 and answers[0][1].endswith("/compte/creer/envoye")
+    assert pages[0] == pages[1] and pages[0][0] == 200
+    existing, new = _sent()
+    assert existing.to == [email] and "/compte/confirmer/" not in existing.body
+    assert new.to == ["nobody@example.fr"] and "/compte/confirmer/" in new.body
+    assert db.session.scalar(db.select(db.func.count()).select_from(Account)) == 1
+
+
+def test_signup_mails_to_one_address_are_rate_limited(make_app: Callable[..., Flask]) -> None:
+    app = make_app(SIGNUP_LIMIT_PER_IP="3 per hour", WTF_CSRF_ENABLED=False)
+    client = app.test_client()
+    codes = [client.post("/compte/creer", data={**SIGNUP_FORM, "email": "victim@example.fr"}).status_code
+             for _ in range(4)]
+    assert codes == [302, 302, 302, 429]
+
+
+def test_signup_link_uses_the_public_url_not_the_host_header(make_app: Callable[..., Flask]) -> None:
+    app = make_app(PUBLIC_URL="https://inscriptions.villebelle.fr", SERVER_NAME=None, WTF_CSRF_ENABLED=False)
+    client = app.test_client()
+    with app.app_context():
+        response = client.post("/compte/creer", data={**SIGNUP_FORM, "email": "new@example.fr"},
+                               headers={"Host": "evil.example"})
+        assert response.status_code == 302
+        [message] = _sent()
+    assert "https://inscriptions.villebelle.fr/compte/confirmer/" in message.body
+    assert "evil.example" not in message.body
 
 
 def test_reset_token_expires_and_rejects_forgeries(app: Flask, make_household: Callable[..., Household],

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from family_helpers import PASSWORD, csrf_token_of, t, text_of
 from sqlalchemy import func, select
+from werkzeug.security import check_password_hash
 
 from inscriptions.auth.accounts import safe_next
+from inscriptions.auth.signup import pending_signup_for_token
 from inscriptions.extensions import db
 from inscriptions.models import Account, Guardian, Household
 
@@ -29,11 +33,48 @@ def count(model) -> int:  # type: ignore[no-untyped-def]
     return db.session.scalar(select(func.count()).select_from(model))
 
 
-def test_signup_creates_household_guardian_and_account_then_logs_in(client, submit):
+def outbox() -> list:  # type: ignore[type-arg]
+    """Messages sent so far (tests use Flask-Mailman's "locmem" backend)."""
+    from flask import current_app
+
+    return list(getattr(current_app.extensions["mailman"], "outbox", []))
+
+
+def link_in(body: str, path: str) -> str:
+    """The site-relative address of the link to ``path`` in an e-mail ``body``."""
+    found = re.search(r"https?://[^/\s]+(" + re.escape(path) + r"\S*)", body)
+    assert found, body
+    return found.group(1)
+
+
+def confirm(client, link: str):  # type: ignore[no-untyped-def]
+    """Open the e-mailed link and press its one button, as a parent would."""
+    page = client.get(link)
+    assert page.status_code == 200
+    return client.post(link, data={"csrf_token": csrf_token_of(page.get_data(as_text=True))})
+
+
+def test_signup_sends_a_link_that_creates_the_household_and_logs_in(client, submit):
     response = submit("/compte/creer", SIGNUP)
     assert response.status_code == 302
-    assert response.headers["Location"].endswith("/mon-foyer/")
+    assert response.headers["Location"].endswith("/compte/creer/envoye")
+    assert client.get(response.headers["Location"]).status_code == 200
+    # Nothing is saved until the link is used.
+    assert (count(Account), count(Household), count(Guardian)) == (0, 0, 0)
+    [message] = outbox()
+    assert message.to == ["alex.dupont@example.fr"]
+    link = link_in(message.body, "/compte/confirmer/")
+    # The link carries what the form said encrypted: nothing readable, not even the hash.
+    token = link.rsplit("/", 1)[1]
+    raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    for secret in (SIGNUP["password"], "alex.dupont", "Dupont", "pbkdf2", "scrypt"):
+        assert secret.encode() not in raw and secret not in token
+    pending = pending_signup_for_token(token)
+    assert pending is not None and check_password_hash(pending.password_hash, SIGNUP["password"])
 
+    response = confirm(client, link)
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/mon-foyer/")
     account = db.session.scalar(select(Account))
     assert account.email == "alex.dupont@example.fr"
     assert account.password_hash != SIGNUP["password"]
@@ -53,14 +94,57 @@ def test_signup_creates_household_guardian_and_account_then_logs_in(client, subm
     assert t("Your account is created. Now add your children to your household.") in text_of(page)
 
 
-def test_signup_with_an_email_already_used_is_refused_whatever_the_case(client, submit, make_household):
+def test_a_confirmation_link_used_twice_does_not_create_a_second_account(app, client, submit):
+    submit("/compte/creer", SIGNUP)
+    link = link_in(outbox()[0].body, "/compte/confirmer/")
+    assert confirm(client, link).status_code == 302
+    client.post("/deconnexion", data={"csrf_token": csrf_token_of(client.get("/mon-foyer/").get_data(as_text=True))})
+    # Opened again (or pressed again from an old tab): a clear page with a link to log in.
+    csrf = csrf_token_of(client.get("/connexion").get_data(as_text=True))
+    for response in (client.get(link), client.post(link, data={"csrf_token": csrf})):
+        assert response.status_code == 409
+        body = text_of(response)
+        assert 'id="signup-done"' in body
+        assert 'href="/connexion"' in body
+    assert (count(Account), count(Household), count(Guardian)) == (1, 1, 1)
+    assert client.get("/mon-foyer/").status_code == 302
+
+
+def test_a_link_from_two_sign_ups_of_the_same_address_creates_one_account(client, submit):
+    submit("/compte/creer", SIGNUP)
+    submit("/compte/creer", {**SIGNUP, "first_name": "Alexandre"})
+    first, second = (link_in(m.body, "/compte/confirmer/") for m in outbox())
+    assert confirm(client, first).status_code == 302
+    client.post("/deconnexion", data={"csrf_token": csrf_token_of(client.get("/mon-foyer/").get_data(as_text=True))})
+    assert client.get(second).status_code == 409
+    assert count(Account) == 1
+
+
+def test_expired_or_damaged_confirmation_links_are_refused(app, client, submit):
+    submit("/compte/creer", SIGNUP)
+    link = link_in(outbox()[0].body, "/compte/confirmer/")
+    assert client.get(link + "x").status_code == 404
+    assert client.get("/compte/confirmer/not-a-token").status_code == 404
+    app.config["SIGNUP_CONFIRM_MAX_AGE"] = -1
+    response = client.get(link)
+    assert response.status_code == 404
+    assert 'id="signup-invalid"' in text_of(response)
+    assert 'href="/compte/creer"' in text_of(response)
+    assert count(Account) == 0
+
+
+def test_signup_with_an_email_already_used_says_so_only_by_email(client, submit, make_household):
     make_household(email="alex.dupont@example.fr")
     before = (count(Account), count(Household), count(Guardian))
     response = submit("/compte/creer", SIGNUP)
-    assert response.status_code == 200
-    body = text_of(response)
-    assert t("An account already exists with this e-mail address. Log in, or use another address.") in body
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/compte/creer/envoye")
     assert (count(Account), count(Household), count(Guardian)) == before
+    [message] = outbox()
+    assert message.to == ["alex.dupont@example.fr"]
+    assert link_in(message.body, "/connexion") == "/connexion"
+    assert link_in(message.body, "/mot-de-passe/oubli") == "/mot-de-passe/oubli"
+    assert "/compte/confirmer/" not in message.body
 
 
 @pytest.mark.parametrize(
@@ -235,6 +319,7 @@ def test_csrf_can_be_turned_off_by_configuration(make_app):
     with app.test_client() as client:
         response = client.post("/compte/creer", data=SIGNUP)
         assert response.status_code == 302
+        assert response.headers["Location"].endswith("/compte/creer/envoye")
 
 
 def test_logged_in_visitors_are_sent_on_from_login_and_signup(client, make_household, login):
