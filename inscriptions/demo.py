@@ -113,6 +113,16 @@ BOOKINGS = (
 )
 
 
+# Staff log-ins, so the counter, the back office and the DPO's pages can be tried: (e-mail, role,
+# service or None for the town-wide roles).
+STAFF: tuple[tuple[str, str, str | None], ...] = (
+    ("agent.cantine@villebelle.example", "agent", "cantine"),
+    ("responsable.piscine@villebelle.example", "manager", "piscine"),
+    ("dsi@villebelle.example", "admin", None),
+    ("dpo@villebelle.example", "dpo", None),
+)
+
+
 def load_demo() -> list[str]:
     """Create the demo households, log-ins and registrations; return what was done, line by line."""
     lines = [f"service {v.service_code}: form version {v.version}" for v in sync_all()]
@@ -126,6 +136,12 @@ def load_demo() -> list[str]:
                 lines.append(f"  log-in {guardian.email} / {DEMO_PASSWORD}")
     for booking in BOOKINGS:
         lines.append(_ensure_booking(households[booking.household], booking))
+    from inscriptions.permissions import grant_role
+
+    for email, role, service in STAFF:
+        _account, created, granted = grant_role(email, role, service, password=DEMO_PASSWORD)
+        state = "created" if created else ("granted" if granted else "already present")
+        lines.append(f"staff {email} ({role}{' ' + service if service else ''}): {state}")
     return lines
 
 
