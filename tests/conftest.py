@@ -215,7 +215,11 @@ def login(client: FlaskClient) -> Callable[[Household], Account]:
 
 @pytest.fixture
 def staff(app: Flask) -> Callable[..., Account]:
-    """``staff("agent", "cantine")``: a staff account holding that grant (e-mail derived from both)."""
+    """``staff("agent", "cantine")``: a staff account holding that grant, committed.
+
+    The e-mail is derived from the role and the service unless ``email`` is given (the same e-mail
+    twice gives one account several grants).
+    """
     from inscriptions.permissions import grant_role
 
     def make(role: str, service: str | None = None, email: str | None = None) -> Account:
@@ -227,17 +231,42 @@ def staff(app: Flask) -> Callable[..., Account]:
 
 
 @pytest.fixture
-def login_as(client: FlaskClient) -> Callable[[Account], Account]:
-    """Log the test client in as ``account`` (staff or parent)."""
+def login_starts_fresh() -> bool:
+    """Whether :func:`login_as` starts from an empty client session and expires the objects loaded
+    by the test's database session before logging in.
 
-    def do_login(account: Account) -> Account:
+    False here; a folder whose tests switch between accounts on one client overrides it with True
+    in its conftest.py.
+    """
+    return False
+
+
+@pytest.fixture
+def login_as(client: FlaskClient, login_starts_fresh: bool) -> Callable[[Account | None], Account | None]:
+    """Log the test client in as ``account`` (staff or parent); ``login_as(None)`` logs out."""
+
+    def do_login(account: Account | None) -> Account | None:
+        # Test requests share the test's app context, where Flask-Login caches the last user.
         g.pop("_login_user", None)
         with client.session_transaction() as session:
-            session["_user_id"] = str(account.id)
-            session["_fresh"] = True
+            if account is None or login_starts_fresh:
+                session.clear()
+            if account is not None:
+                session["_user_id"] = str(account.id)
+                session["_fresh"] = True
+        if login_starts_fresh:
+            db.session.expire_all()
         return account
 
     return do_login
+
+
+@pytest.fixture
+def agent(staff: Callable[..., Account], login_as: Callable[[Account | None], Account | None]) -> Account:
+    """A canteen agent, logged in."""
+    account = staff("agent", "cantine")
+    login_as(account)
+    return account
 
 
 # --- Browser tests: the real app on a local port, driven in Debian's Chromium -----------------

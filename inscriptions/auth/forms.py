@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
+from wtforms.fields.core import UnboundField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
 from inscriptions.family.forms import AddressFields, french_phone, lower, strip
@@ -13,19 +15,15 @@ PASSWORD_MIN = 12
 PASSWORD_MAX = 200
 
 
-class SignupForm(AddressFields):
-    email = EmailField(
-        _l("E-mail address"),
-        description=_l("You will use it to log in. We send your confirmations to it."),
-        filters=[strip, lower],
-        validators=[
-            DataRequired(_l("Enter your e-mail address.")),
-            Length(max=254),
-            Email(message=_l("Enter an e-mail address like name@example.fr.")),
-        ],
-    )
+def new_password_fields(label: str | LazyString) -> tuple[UnboundField, UnboundField]:
+    """A new password (``label``) and its confirmation, with the length rules and the match check.
+
+    Unpack it in a form's body: ``password, password_confirm = new_password_fields(_l("Password"))``.
+    The confirmation is compared with the form's field named ``password``. The fields are created in
+    this order, so they keep their place among the form's other fields.
+    """
     password = PasswordField(
-        _l("Password"),
+        label,
         description=_l("At least %(n)s characters. A short sentence is easy to remember.", n=PASSWORD_MIN),
         validators=[
             DataRequired(_l("Choose a password.")),
@@ -40,6 +38,21 @@ class SignupForm(AddressFields):
             EqualTo("password", message=_l("The two passwords are different.")),
         ],
     )
+    return password, password_confirm
+
+
+class SignupForm(AddressFields):
+    email = EmailField(
+        _l("E-mail address"),
+        description=_l("You will use it to log in. We send your confirmations to it."),
+        filters=[strip, lower],
+        validators=[
+            DataRequired(_l("Enter your e-mail address.")),
+            Length(max=254),
+            Email(message=_l("Enter an e-mail address like name@example.fr.")),
+        ],
+    )
+    password, password_confirm = new_password_fields(_l("Password"))
     first_name = StringField(
         _l("First name"),
         filters=[strip],
@@ -88,19 +101,4 @@ class ResetRequestForm(FlaskForm):
 
 
 class NewPasswordForm(FlaskForm):
-    password = PasswordField(
-        _l("New password"),
-        description=_l("At least %(n)s characters. A short sentence is easy to remember.", n=PASSWORD_MIN),
-        validators=[
-            DataRequired(_l("Choose a password.")),
-            Length(min=PASSWORD_MIN, message=_l("The password must have at least %(n)s characters.", n=PASSWORD_MIN)),
-            Length(max=PASSWORD_MAX, message=_l("The password must have at most %(n)s characters.", n=PASSWORD_MAX)),
-        ],
-    )
-    password_confirm = PasswordField(
-        _l("Password again"),
-        validators=[
-            DataRequired(_l("Type the password a second time.")),
-            EqualTo("password", message=_l("The two passwords are different.")),
-        ],
-    )
+    password, password_confirm = new_password_fields(_l("New password"))

@@ -64,14 +64,6 @@ def may_read_reports(service_code: str) -> bool:
     return bool(current_user.is_authenticated) and can(current_user, "read_reports", service_code)
 
 
-@bp.context_processor
-def _layout() -> dict[str, Any]:
-    # The back office's layout lists the services the account reviews (its blueprint gives it there).
-    from inscriptions.backoffice.access import reviewable_services
-
-    return {"nav_services": reviewable_services(current_user) if current_user.is_authenticated else []}
-
-
 def _session(service: LoadedService, code: str | None) -> ServiceSession | None:
     """The session ``code`` of the service (None when no code); 404 when it does not exist."""
     if not code:

@@ -1,4 +1,6 @@
-"""Fixtures of the API tests: staff accounts with grants, tokens, a JSON client, test services."""
+"""Fixtures of the API tests: tokens, a JSON client, test services. Staff accounts with grants
+come from the shared ``staff`` fixture of tests/conftest.py.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +20,6 @@ from inscriptions.api.tokens import issue_token
 from inscriptions.definitions.registry import init_registry
 from inscriptions.extensions import db
 from inscriptions.models import Account, Household
-from inscriptions.permissions import grant_role
 from inscriptions.settings import PROJECT_ROOT
 
 
@@ -33,17 +34,6 @@ def api(client: FlaskClient) -> Callable[..., TestResponse]:
         return client.open(f"/api/v1{path}", method=method, headers=headers, **kwargs)
 
     return call
-
-
-@pytest.fixture
-def staff(app: Flask) -> Callable[..., Account]:
-    """``staff("agent", "cantine")``: an account holding that grant (e-mail derived from both)."""
-
-    def make(role: str, service: str | None = None, email: str | None = None) -> Account:
-        account, _created, _granted = grant_role(email or f"{role}-{service or 'all'}@mairie.test", role, service)
-        return account
-
-    return make
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """Fixtures of the back-office tests: two services reviewed by hand in a temporary plugins folder,
-staff accounts, bookings and the mail outbox.
+bookings and the mail outbox. Staff accounts and log-ins (``staff``, ``login_as``) are the shared
+fixtures of tests/conftest.py; here each log-in starts from an empty session.
 
 Clock: the root ``frozen_clock`` fixture (2026-09-15 08:00 UTC). CSRF is off here (one test turns
 it back on): the other tests post form data directly.
@@ -13,12 +14,9 @@ from typing import Any
 
 import pytest
 from backoffice_helpers import SERVICES, write_services
-from flask import Flask, g
-from flask.testing import FlaskClient
+from flask import Flask
 
-from inscriptions.extensions import db
-from inscriptions.models import Account, Household
-from inscriptions.permissions import grant_role
+from inscriptions.models import Household
 from inscriptions.registrations.create import (
     ParticipantInput,
     RegistrationInput,
@@ -40,31 +38,9 @@ def app(make_app: Callable[..., Flask], plugins_dir: Path) -> Iterator[Flask]:
 
 
 @pytest.fixture
-def staff(app: Flask) -> Callable[..., Account]:
-    """``staff("agent", "revue")``: an account holding that grant."""
-
-    def make(role: str, service: str | None = None, email: str | None = None) -> Account:
-        account, _created, _granted = grant_role(email or f"{role}-{service or 'all'}@mairie.test", role, service)
-        return account
-
-    return make
-
-
-@pytest.fixture
-def login_as(client: FlaskClient) -> Callable[[Account | None], Account | None]:
-    """Log the test client in as ``account`` (None: log out)."""
-
-    def do_login(account: Account | None) -> Account | None:
-        g.pop("_login_user", None)
-        with client.session_transaction() as session:
-            session.clear()
-            if account is not None:
-                session["_user_id"] = str(account.id)
-                session["_fresh"] = True
-        db.session.expire_all()
-        return account
-
-    return do_login
+def login_starts_fresh() -> bool:
+    """``login_as`` empties the client's session (and expires loaded objects) before each log-in."""
+    return True
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Fixtures of the counter tests: staff accounts logged in on a client, households opened with a reason.
+"""Fixtures of the counter tests: households opened with a reason. Staff accounts and log-ins
+(``staff``, ``login_as``, ``agent``) are the shared fixtures of tests/conftest.py.
 
 CSRF is off here (one test turns it back on): every other form test posts data directly.
 """
@@ -12,8 +13,6 @@ from flask import Flask, g
 from flask.testing import FlaskClient
 
 from inscriptions.extensions import db
-from inscriptions.models import Account
-from inscriptions.permissions import grant_role
 
 
 @pytest.fixture
@@ -21,37 +20,6 @@ def app(make_app: Callable[..., Flask]) -> Iterator[Flask]:
     application = make_app(WTF_CSRF_ENABLED=False)
     with application.app_context():
         yield application
-
-
-@pytest.fixture
-def staff(app: Flask) -> Callable[..., Account]:
-    """``staff("agent", "cantine")``: an account holding that grant."""
-
-    def make(role: str, service: str | None = None, email: str | None = None) -> Account:
-        account, _created, _granted = grant_role(email or f"{role}-{service or 'all'}@mairie.test", role, service)
-        return account
-
-    return make
-
-
-@pytest.fixture
-def login_as(client: FlaskClient) -> Callable[[Account], Account]:
-    """Log the test client in as ``account``."""
-
-    def do_login(account: Account) -> Account:
-        g.pop("_login_user", None)
-        with client.session_transaction() as session:
-            session["_user_id"] = str(account.id)
-            session["_fresh"] = True
-        return account
-
-    return do_login
-
-
-@pytest.fixture
-def agent(staff: Callable[..., Account], login_as: Callable[[Account], Account]) -> Account:
-    """A canteen agent, logged in."""
-    return login_as(staff("agent", "cantine"))
 
 
 @pytest.fixture

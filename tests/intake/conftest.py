@@ -1,4 +1,5 @@
-"""Fixtures of the scan intake tests: staff logged in, canteen forms printed, filled and scanned.
+"""Fixtures of the scan intake tests: canteen forms printed, filled and scanned. Staff accounts and
+log-ins (``staff``, ``login_as``, ``agent``) are the shared fixtures of tests/conftest.py.
 
 CSRF is off here (one test turns it back on): the other tests post data directly.
 """
@@ -11,16 +12,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from flask import Flask, g
-from flask.testing import FlaskClient
+from flask import Flask
 from sqlalchemy import select
 
 from inscriptions.definitions.registry import current_version, registry
 from inscriptions.extensions import db
-from inscriptions.models import Account, FormVersion, Household, PrintToken
+from inscriptions.models import FormVersion, Household, PrintToken
 from inscriptions.paper.layout import layout_for
 from inscriptions.paper.reader import simulate as sim
-from inscriptions.permissions import grant_role
 
 
 @pytest.fixture
@@ -28,36 +27,6 @@ def app(make_app: Callable[..., Flask]) -> Iterator[Flask]:
     application = make_app(WTF_CSRF_ENABLED=False)
     with application.app_context():
         yield application
-
-
-@pytest.fixture
-def staff(app: Flask) -> Callable[..., Account]:
-    """``staff("agent", "cantine")``: an account holding that grant."""
-
-    def make(role: str, service: str | None = None) -> Account:
-        account, _created, _granted = grant_role(f"{role}-{service or 'all'}@mairie.test", role, service)
-        db.session.commit()
-        return account
-
-    return make
-
-
-@pytest.fixture
-def login_as(client: FlaskClient) -> Callable[[Account], Account]:
-    def do_login(account: Account) -> Account:
-        g.pop("_login_user", None)
-        with client.session_transaction() as session:
-            session["_user_id"] = str(account.id)
-            session["_fresh"] = True
-        return account
-
-    return do_login
-
-
-@pytest.fixture
-def agent(staff: Callable[..., Account], login_as: Callable[[Account], Account]) -> Account:
-    """A canteen agent, logged in."""
-    return login_as(staff("agent", "cantine"))
 
 
 @pytest.fixture

@@ -1,5 +1,7 @@
 """Fixtures of the privacy tests: a child service with sensitive fields, a file field and photo
-consent; staff and parents logged in on the client; bookings through the engine's one path.
+consent; bookings through the engine's one path. Staff accounts and log-ins (``staff``,
+``login_as``) are the shared fixtures of tests/conftest.py; here each log-in starts from an empty
+session.
 
 Clock: the root ``frozen_clock`` fixture (2026-09-15 08:00 UTC); the purge tests move it with
 ``frozen_clock(moment)``, as the waiting-list tests do. CSRF is off (posts send data directly).
@@ -13,13 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask, g
-from flask.testing import FlaskClient
+from flask import Flask
 from privacy_helpers import ANSWERS, ATELIER, write_plugins
 
 from inscriptions.definitions.registry import sync_all
-from inscriptions.models import Account, Household
-from inscriptions.permissions import grant_role
+from inscriptions.models import Household
 from inscriptions.registrations.create import (
     ParticipantInput,
     RegistrationInput,
@@ -38,37 +38,16 @@ def app(make_app: Callable[..., Flask], tmp_path: Path) -> Iterator[Flask]:
 
 
 @pytest.fixture
+def login_starts_fresh() -> bool:
+    """``login_as`` empties the client's session (and expires loaded objects) before each log-in."""
+    return True
+
+
+@pytest.fixture
 def outbox(app: Flask) -> list[Any]:
     state = app.extensions["mailman"]
     state.outbox = []
     return state.outbox
-
-
-@pytest.fixture
-def staff(app: Flask) -> Callable[..., Account]:
-    """``staff("agent", "atelier")``: an account holding that grant."""
-
-    def make(role: str, service: str | None = None, email: str | None = None) -> Account:
-        account, _created, _granted = grant_role(email or f"{role}-{service or 'all'}@mairie.test", role, service)
-        return account
-
-    return make
-
-
-@pytest.fixture
-def login_as(client: FlaskClient) -> Callable[[Account | None], Account | None]:
-    """Log the test client in as ``account`` (None: log out)."""
-
-    def do_login(account: Account | None) -> Account | None:
-        g.pop("_login_user", None)
-        with client.session_transaction() as session:
-            session.clear()
-            if account is not None:
-                session["_user_id"] = str(account.id)
-                session["_fresh"] = True
-        return account
-
-    return do_login
 
 
 @pytest.fixture

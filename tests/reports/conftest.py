@@ -1,5 +1,6 @@
-"""Fixtures of the reports tests: staff accounts logged in on a client, and bookings made through
-the one registration function (every channel's path), then moved to the status a test needs.
+"""Fixtures of the reports tests: bookings made through the one registration function (every
+channel's path), then moved to the status a test needs. Staff accounts and log-ins (``staff``,
+``login_as``) are the shared fixtures of tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -9,13 +10,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from flask import Flask, g
-from flask.testing import FlaskClient
+from flask import Flask
 from sqlalchemy import select
 
 from inscriptions.extensions import db
-from inscriptions.models import Account, Household, Registration
-from inscriptions.permissions import grant_role
+from inscriptions.models import Household, Registration
 from inscriptions.registrations.create import ParticipantInput, RegistrationInput, create_registrations
 
 
@@ -24,31 +23,6 @@ def app(make_app: Callable[..., Flask]) -> Iterator[Flask]:
     application = make_app(WTF_CSRF_ENABLED=False)
     with application.app_context():
         yield application
-
-
-@pytest.fixture
-def staff(app: Flask) -> Callable[..., Account]:
-    """``staff("agent", "cantine")``: an account holding that grant."""
-
-    def make(role: str, service: str | None = None, email: str | None = None) -> Account:
-        account, _created, _granted = grant_role(email or f"{role}-{service or 'all'}@mairie.test", role, service)
-        return account
-
-    return make
-
-
-@pytest.fixture
-def login_as(client: FlaskClient) -> Callable[[Account], Account]:
-    """Log the test client in as ``account``."""
-
-    def do_login(account: Account) -> Account:
-        g.pop("_login_user", None)
-        with client.session_transaction() as session:
-            session["_user_id"] = str(account.id)
-            session["_fresh"] = True
-        return account
-
-    return do_login
 
 
 @pytest.fixture
