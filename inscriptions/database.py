@@ -12,6 +12,10 @@ from sqlalchemy.engine import Engine
 from inscriptions.extensions import db
 
 IMMEDIATE = "inscriptions_immediate"
+# Every PostgreSQL connection waits at most this long (ms) for a lock, so a booking queued behind
+# others gets "busy, try again" rather than hanging; a write transaction asking for another
+# bound sets its own (SET LOCAL). Set when connecting, it costs no statement per booking.
+DEFAULT_LOCK_TIMEOUT_MS = 5000
 # How long (ms) an immediate transaction waits for SQLite's write lock before "database is locked".
 LOCK_TIMEOUT = "inscriptions_lock_timeout_ms"
 
@@ -25,6 +29,16 @@ def configure_engine(app: Flask) -> None:
         engine = db.engine
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
+    elif engine.dialect.name == "postgresql":
+        _configure_postgresql(engine)
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    @event.listens_for(engine, "do_connect")
+    def _connect(_dialect, _record, _cargs, cparams):  # type: ignore[no-untyped-def]
+        # libpq's "options": server settings of the new session, sent with the connection.
+        extra = f"-c lock_timeout={DEFAULT_LOCK_TIMEOUT_MS}"
+        cparams["options"] = f"{cparams['options']} {extra}" if cparams.get("options") else extra
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -50,8 +64,23 @@ def _configure_sqlite(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN")
 
 
+def commit_keeping_loaded() -> None:
+    """Commit the request's session without expiring the objects it loaded.
+
+    A plain commit expires every loaded object, so reading any attribute afterwards (the current
+    user's, say) costs a query each: for a commit made halfway through a request, of rows this
+    request itself holds or does not need fresh, that is only cost.
+    """
+    session = db.session()
+    expire, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
+
+
 @contextmanager
-def write_transaction(lock_timeout_ms: int = 5000) -> Iterator[None]:
+def write_transaction(lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS) -> Iterator[None]:
     """One short transaction for a booking: commits on success, rolls back on any error.
 
     On SQLite it is a write (``BEGIN IMMEDIATE``) transaction, so concurrent bookings queue
@@ -64,19 +93,14 @@ def write_transaction(lock_timeout_ms: int = 5000) -> Iterator[None]:
 
     session = db.session()  # the scoped session's current Session (the proxy lacks in_transaction)
     # Reads made earlier in the request (current user...) end here so the lock is taken fresh.
+    # What the booking decides on is re-read under its lock (FOR UPDATE with
+    # populate_existing), so nothing stale reaches the decision.
     if session.in_transaction():
-        # Without expiring what was read: reloading every object would cost a query each.
-        # What the booking decides on is re-read under its lock (FOR UPDATE with
-        # populate_existing), so nothing stale reaches the decision.
-        expire, session.expire_on_commit = session.expire_on_commit, False
-        try:
-            session.commit()
-        finally:
-            session.expire_on_commit = expire
+        commit_keeping_loaded()
     try:
         # Inside the try: on SQLite, BEGIN IMMEDIATE is where a booking waits for the write lock.
         session.connection(execution_options={IMMEDIATE: True, LOCK_TIMEOUT: int(lock_timeout_ms)})
-        if db.engine.dialect.name == "postgresql":
+        if db.engine.dialect.name == "postgresql" and int(lock_timeout_ms) != DEFAULT_LOCK_TIMEOUT_MS:
             from sqlalchemy import text
 
             session.execute(text(f"SET LOCAL lock_timeout = '{int(lock_timeout_ms)}ms'"))

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import g, has_request_context
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 
 from inscriptions.extensions import db
@@ -135,9 +136,13 @@ def grants_of(account: Account | None) -> list[tuple[str, str | None]]:
     cached = cache.get(account.id) if cache is not None else None
     if cached is not None:
         return list(cached)
-    rows = db.session.execute(
-        select(StaffRole.role, StaffRole.service_code).where(StaffRole.account_id == account.id)
-    ).all()
+    if "staff_roles" in sa_inspect(account).dict:
+        # Brought by the user loader's query (see auth.accounts.load_account).
+        rows = [(r.role, r.service_code) for r in account.staff_roles]
+    else:
+        rows = list(db.session.execute(
+            select(StaffRole.role, StaffRole.service_code).where(StaffRole.account_id == account.id)
+        ).tuples())
     grants = [(role, code) for role, code in rows]
     if account.guardian_id is not None:
         grants.append((PARENT, None))

@@ -7,8 +7,10 @@ import hashlib
 import secrets
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from inscriptions import clock
+from inscriptions.database import commit_keeping_loaded
 from inscriptions.extensions import db
 from inscriptions.models import Account, ApiToken
 
@@ -49,7 +51,9 @@ def account_for_token(secret: str) -> Account | None:
         select(ApiToken, Account)
         .join(Account, Account.id == ApiToken.account_id)
         .where(ApiToken.token_hash == hash_token(secret), ApiToken.revoked_at.is_(None))
-    ).first()
+        # What every API call reads next (the household, the permissions) comes in this query.
+        .options(joinedload(Account.guardian), joinedload(Account.staff_roles))
+    ).unique().first()
     if row is None:
         return None
     token, account = row
@@ -58,5 +62,6 @@ def account_for_token(secret: str) -> Account | None:
     now = clock.utcnow_naive()
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_EVERY:
         token.last_used_at = now
-        db.session.commit()
+        # The account just read stays loaded (no reload of it on the next attribute read).
+        commit_keeping_loaded()
     return account

@@ -17,15 +17,16 @@ from inscriptions.models import Account, Guardian, Household
 def load_account(account_id: str) -> Account | None:
     """Flask-Login's user loader: the account, or None when the id is stale or malformed.
 
-    Runs on every signed-in request: the guardian and household that nearly every page (and the
-    menu) reads come in the same query instead of two lazy loads.
+    Runs on every signed-in request: the guardian, household and staff grants that nearly every
+    page (and the menu) reads come in the same query instead of three more.
     """
     try:
         key = int(account_id)
     except (TypeError, ValueError):
         return None
     return db.session.get(
-        Account, key, options=[joinedload(Account.guardian).joinedload(Guardian.household)]
+        Account, key, options=[joinedload(Account.guardian).joinedload(Guardian.household),
+                               joinedload(Account.staff_roles)]
     )
 
 

@@ -18,6 +18,10 @@ from inscriptions.models import FormVersion, ServiceSession
 EXTENSION_KEY = "inscriptions.services"
 # (service code, form version id) whose sessions were seen matching the loaded definition.
 SYNCED_KEY = "inscriptions.synced_versions"
+# Form versions are immutable once written: what the booking path needs of them is kept per
+# application (hence per database) instead of being read on every booking.
+VERSION_IDS_KEY = "inscriptions.current_version_ids"
+VERSION_DEFINITIONS_KEY = "inscriptions.version_definitions"
 
 
 class ServiceRegistry:
@@ -43,6 +47,8 @@ def init_registry(app: Flask) -> ServiceRegistry:
     registry = ServiceRegistry(services)
     app.extensions[EXTENSION_KEY] = registry
     app.extensions[SYNCED_KEY] = set()
+    app.extensions[VERSION_IDS_KEY] = {}
+    app.extensions[VERSION_DEFINITIONS_KEY] = {}
     return registry
 
 
@@ -60,6 +66,37 @@ def definition_of(version: FormVersion) -> ServiceDefinition:
     import json
 
     return _parse(version.id, json.dumps(version.definition))
+
+
+def version_definition(version_id: int) -> tuple[str, ServiceDefinition] | None:
+    """The service code and frozen definition of the form version ``version_id`` (None if it does
+    not exist), read from the database once per application: a version never changes."""
+    cache: dict[int, tuple[str, ServiceDefinition]] = current_app.extensions.setdefault(
+        VERSION_DEFINITIONS_KEY, {})
+    found = cache.get(version_id)
+    if found is None:
+        version = db.session.get(FormVersion, version_id)
+        if version is None:
+            return None
+        found = cache[version_id] = (version.service_code, definition_of(version))
+    return found
+
+
+def current_version_id(service: LoadedService) -> int:
+    """The id of :func:`current_version`, asked of the database once per application and
+    definition (the row of a given definition fingerprint never changes)."""
+    cache: dict[tuple[str, str], int] = current_app.extensions.setdefault(VERSION_IDS_KEY, {})
+    key = (service.code, service.content_hash)
+    found = cache.get(key)
+    if found is None:
+        version = current_version(service)
+        found = version.id
+        # Kept only once the version was seen in line with its sessions (see
+        # _resync_sessions_once): a version or a re-sync written by this very transaction may
+        # still be rolled back, and must then be looked up again.
+        if (service.code, found) in current_app.extensions.get(SYNCED_KEY, ()):
+            cache[key] = found
+    return found
 
 
 def current_version(service: LoadedService) -> FormVersion:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
 from sqlalchemy import Boolean, DateTime, ForeignKey, String
@@ -12,6 +13,9 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from inscriptions.clock import utcnow_naive
 from inscriptions.extensions import db
 from inscriptions.models.household import Guardian, Household
+
+if TYPE_CHECKING:
+    from inscriptions.models.staff import StaffRole
 
 
 class Account(UserMixin, db.Model):
@@ -32,6 +36,9 @@ class Account(UserMixin, db.Model):
     deletion_warned_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     guardian: Mapped[Guardian | None] = relationship()
+    # Read-only view of the account's grants (written through permissions.grant_role), so the
+    # per-request user loader can bring them in its one query.
+    staff_roles: Mapped[list[StaffRole]] = relationship(viewonly=True, order_by="StaffRole.id")
 
     @property
     def is_active(self) -> bool:  # Flask-Login

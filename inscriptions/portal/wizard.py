@@ -22,7 +22,7 @@ from werkzeug.datastructures import FileStorage
 
 from inscriptions.definitions import schema as s
 from inscriptions.definitions.loader import LoadedService
-from inscriptions.definitions.registry import definition_of
+from inscriptions.definitions.registry import version_definition
 from inscriptions.forms import web
 from inscriptions.forms.validation import ValidationResult, validate_answers
 from inscriptions.models import Draft, Household
@@ -95,7 +95,10 @@ class Wizard:
         self.draft = draft
         self.household = household
         self.service = service
-        self.defn = definition_of(draft.form_version)
+        found = version_definition(draft.form_version_id)
+        if found is None:  # the foreign key makes this impossible
+            raise LookupError(f"form version {draft.form_version_id} of draft {draft.id} not found")
+        self.defn = found[1]
         self.state: dict[str, Any] = copy.deepcopy(draft.state or {})
         for key, default in new_state([], None).items():
             self.state.setdefault(key, default)

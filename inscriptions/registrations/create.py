@@ -33,18 +33,18 @@ from typing import Any
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.util import identity_key
 
 from inscriptions import clock, jobs
-from inscriptions.database import write_transaction
-from inscriptions.definitions.registry import current_version, definition_of, registry
+from inscriptions.database import DEFAULT_LOCK_TIMEOUT_MS, write_transaction
+from inscriptions.definitions.registry import current_version_id, registry, version_definition
 from inscriptions.eligibility import eligibility_problems
 from inscriptions.extensions import db
 from inscriptions.forms.validation import validate_answers
 from inscriptions.models import (
     Draft,
-    FormVersion,
     Household,
     Registration,
     ServiceSession,
@@ -166,9 +166,9 @@ def create_registrations(data: RegistrationInput) -> RegistrationOutcome:
     if data.form_version_id is None:
         # A new definition writes its version and session rows: done (and committed) before the
         # booking's locks, so the booking itself only reads them (and need not look it up again).
-        data = replace(data, form_version_id=current_version(service).id)
+        data = replace(data, form_version_id=current_version_id(service))
 
-    timeout = int(current_app.config.get("BOOKING_LOCK_TIMEOUT_MS", 5000))
+    timeout = int(current_app.config.get("BOOKING_LOCK_TIMEOUT_MS", DEFAULT_LOCK_TIMEOUT_MS))
     try:
         with write_transaction(lock_timeout_ms=timeout):
             outcome = _book(service, data)
@@ -189,30 +189,38 @@ def create_registrations(data: RegistrationInput) -> RegistrationOutcome:
 
 def _book(service, data: RegistrationInput) -> RegistrationOutcome:  # type: ignore[no-untyped-def]
     """The booking itself, inside the write transaction (see the module's locking discipline)."""
-    version = (
-        db.session.get(FormVersion, data.form_version_id)
-        if data.form_version_id
-        else current_version(service)
-    )
-    if version is None or version.service_code != service.code:
+    version_id = data.form_version_id or current_version_id(service)
+    version = version_definition(version_id)
+    if version is None or version[0] != service.code:
         raise RegistrationRefused([_("This form version does not exist.")])
-    defn = definition_of(version)
+    defn = version[1]
 
     # 1. The household row: serialises this household's bookings (limits, keys, duplicates).
-    household = db.session.scalar(_locked(select(Household).filter_by(id=data.household_id)))
+    household = _lock_household(data.household_id)
     if household is None:
         raise RegistrationRefused([_("This household does not exist.")])
     if data.idempotency_key:
         found = _key_row(data.idempotency_key)
         if found is not None:
             return _replay_key(found, data)
-    draft = None
+    batch = uuid.uuid4().hex
     if data.draft_id is not None:
-        draft = db.session.scalar(_locked(select(Draft).filter_by(id=data.draft_id)))
-        if draft is not None and draft.service_code != service.code:
-            raise RegistrationRefused([_("This form does not belong to this service.")])
-        if draft is not None and draft.submitted_batch:
-            return _replay(draft.submitted_batch, household.id)
+        # The draft is claimed for this batch at once (its row locked by the update); a refusal
+        # below rolls the claim back. Already claimed: a double click, given the first outcome.
+        claimed = db.session.execute(
+            update(Draft)
+            .where(Draft.id == data.draft_id, Draft.service_code == service.code,
+                   Draft.submitted_batch.is_(None))
+            .values(submitted_batch=batch)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not claimed:
+            draft = db.session.scalar(
+                select(Draft).filter_by(id=data.draft_id).execution_options(populate_existing=True))
+            if draft is not None and draft.service_code != service.code:
+                raise RegistrationRefused([_("This form does not belong to this service.")])
+            if draft is not None and draft.submitted_batch:
+                return _replay(draft.submitted_batch, household.id)
 
     # Dates, sessions and booking rules are the town's current decision (closing early, a session
     # removed, a limit added), even for a form started under an earlier version; answers follow
@@ -259,23 +267,19 @@ def _book(service, data: RegistrationInput) -> RegistrationOutcome:  # type: ign
         raise RegistrationRefused(general, errors)
 
     status = Status.ACCEPTED if defn.workflow == "automatic" else Status.SUBMITTED
-    batch = uuid.uuid4().hex
     year = now.astimezone(clock.local_zone()).year
     # What does not depend on the places left is written before the session lock, in the same
     # transaction (a refusal below rolls it back): the lock every family of the session queues
     # on is then held only for the count, the references and the registrations' inserts.
-    if draft is not None:
-        draft.submitted_batch = batch
     if data.idempotency_key:
         db.session.add(SubmissionKey(key=data.idempotency_key, household_id=household.id,
                                      service_code=service.code, batch=batch))
-    if draft is not None or data.idempotency_key:
         db.session.flush()
     # Built now, added to the session (hence inserted) only once the status is known.
     created = [
         Registration(
             service_code=service.code,
-            form_version_id=version.id,
+            form_version_id=version_id,
             household_id=household.id,
             child_id=part.child_id,
             guardian_id=part.guardian_id,
@@ -338,6 +342,22 @@ def _capacity_status(live, session_row: ServiceSession, prepared: list, data: Re
             places_left=left,
         )
     return Status.WAITLISTED, left
+
+
+def _lock_household(household_id: int) -> Household | None:
+    """The household, its row locked (FOR UPDATE) for the rest of the booking's transaction.
+
+    A household this request already loaded (the web wizard's, with its children) is only
+    locked, not read again: reloading it would also reload its children and guardians. What the
+    booking decides under this lock (limits, duplicates, keys) is counted from registrations read
+    after the lock; the household's own fields (address, family quotient) are those the family
+    saw on the review page a moment ago.
+    """
+    known = db.session.identity_map.get(identity_key(Household, household_id))
+    if known is None:
+        return db.session.scalar(select(Household).filter_by(id=household_id).with_for_update())
+    locked = db.session.scalar(select(Household.id).where(Household.id == household_id).with_for_update())
+    return known if locked is not None else None
 
 
 def _check_limits(live, service_code: str, household_id: int, count: int) -> None:  # type: ignore[no-untyped-def]

@@ -78,13 +78,16 @@ def test_postgresql_locks_household_then_session_then_counter(app, make_househol
     household = make_household(children=[("Léa", KID)])
     with captured_sql() as sql:
         book(household)
-    set_timeout = _first(sql, r"^SET LOCAL lock_timeout = '5000ms'")
     household_lock = _first(sql, r"FROM households WHERE households\.id = .* FOR UPDATE")
     session_lock = _first(sql, r"FROM service_sessions WHERE .* ORDER BY service_sessions\.id FOR UPDATE")
     # The counter's row lock: the upsert that takes the next number.
     counter = _first(sql, r"^INSERT INTO reference_counters .* ON CONFLICT .* DO UPDATE")
     insert = _first(sql, r"^INSERT INTO registrations")
-    assert set_timeout < household_lock < session_lock < counter < insert
+    assert household_lock < session_lock < counter < insert
+    # Every connection bounds its lock waits (set when connecting: no statement per booking).
+    assert not any(s.startswith("SET LOCAL lock_timeout") for s in sql)
+    with db.engine.connect() as connection:
+        assert connection.execute(text("SHOW lock_timeout")).scalar() == "5s"
     # The capacity is read after the session row is locked, never before.
     assert _first(sql, r"sum\(registrations\.places\)") > session_lock
 
@@ -110,7 +113,7 @@ def test_the_form_version_is_recorded_before_the_locks(app, make_household, tmp_
         book(household, service="sortie")
     version_write = _first(sql, r"^INSERT INTO form_versions")
     sessions_write = _first(sql, r"^UPDATE service_sessions SET .*capacity")
-    booking = _first(sql, r"^SET LOCAL lock_timeout" if PG else r"^BEGIN IMMEDIATE")
+    booking = _first(sql, r"FROM households WHERE households\.id = .* FOR UPDATE" if PG else r"^BEGIN IMMEDIATE")
     assert version_write < sessions_write < booking
     assert not re.search(r"^(INSERT INTO form_versions|UPDATE service_sessions)", " ".join(sql[booking:]))
 
