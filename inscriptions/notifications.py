@@ -7,7 +7,7 @@ from flask_mailman import EmailMessage
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from inscriptions.definitions.registry import definition_of
+from inscriptions.definitions.registry import definition_for
 from inscriptions.extensions import db
 from inscriptions.models import Account, Guardian, Registration
 from inscriptions.pricing import euros
@@ -51,14 +51,14 @@ def registration_received(batch: str) -> int:
         select(Registration).filter_by(batch=batch).order_by(Registration.id)
         # What the message shows, loaded with the registrations rather than one query each.
         .options(joinedload(Registration.child), joinedload(Registration.guardian),
-                 joinedload(Registration.session), joinedload(Registration.form_version))
+                 joinedload(Registration.session))
     ))
     if not regs:
         return 0
     recipients = household_emails(regs[0].household_id)
     if not recipients:
         return 0
-    defn = definition_of(regs[0].form_version)
+    defn = definition_for(regs[0].form_version_id)
     town = current_app.extensions["inscriptions.town"]
     context = {
         "registrations": regs,

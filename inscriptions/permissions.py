@@ -142,7 +142,7 @@ def grants_of(account: Account | None) -> list[tuple[str, str | None]]:
     else:
         rows = list(db.session.execute(
             select(StaffRole.role, StaffRole.service_code).where(StaffRole.account_id == account.id)
-        ).tuples())
+        ).all())
     grants = [(role, code) for role, code in rows]
     if account.guardian_id is not None:
         grants.append((PARENT, None))

@@ -14,7 +14,7 @@ from flask import current_app, render_template
 from flask_mailman import EmailMessage
 from sqlalchemy import select
 
-from inscriptions.definitions.registry import definition_of
+from inscriptions.definitions.registry import definition_for
 from inscriptions.extensions import db
 from inscriptions.models import Registration, Status
 from inscriptions.notifications import household_emails, status_label
@@ -42,7 +42,7 @@ def _send(registration_ids: Sequence[int], statuses: tuple[str, ...], template: 
             continue
         context = {
             "registrations": items,
-            "service": definition_of(items[0].form_version),
+            "service": definition_for(items[0].form_version_id),
             "town": town,
             "status": items[0].status,
             "status_label": status_label,

@@ -27,7 +27,7 @@ from inscriptions.api.openapi import openapi_document
 from inscriptions.api.tokens import account_for_token
 from inscriptions.database import BusyError
 from inscriptions.definitions import schema as s
-from inscriptions.definitions.registry import definition_of, registry
+from inscriptions.definitions.registry import definition_for, registry
 from inscriptions.extensions import csrf, db
 from inscriptions.models import (
     Account,
@@ -358,7 +358,7 @@ def get_registration(reference: str) -> Response:
         raise ApiError(404, "not_found", _("Not found."))
     answers = dict(reg.answers or {})
     if not owner and not can(account, "read_sensitive_answers", reg.service_code):
-        answers = _without_sensitive(definition_of(reg.form_version), answers)
+        answers = _without_sensitive(definition_for(reg.form_version_id), answers)
     return _reply(sc.RegistrationDetailOut(
         **_registration_fields(reg),
         answers=answers,

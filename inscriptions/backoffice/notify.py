@@ -12,7 +12,7 @@ from flask import current_app, render_template
 from flask_mailman import EmailMessage
 from sqlalchemy import select
 
-from inscriptions.definitions.registry import definition_of
+from inscriptions.definitions.registry import definition_for
 from inscriptions.extensions import db
 from inscriptions.models import Registration
 from inscriptions.notifications import household_emails, status_label
@@ -44,7 +44,7 @@ def status_changed(registration_ids: Sequence[int], status: str) -> int:
         last = items[0].history[-1] if items[0].history else None
         context = {
             "registrations": items,
-            "service": definition_of(items[0].form_version),
+            "service": definition_for(items[0].form_version_id),
             "town": town,
             "status": status,
             "status_label": status_label,

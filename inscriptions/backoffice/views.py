@@ -39,7 +39,7 @@ from inscriptions.backoffice.access import (
 from inscriptions.clock import local_zone, now
 from inscriptions.definitions import schema as s
 from inscriptions.definitions.loader import LoadedService
-from inscriptions.definitions.registry import definition_of
+from inscriptions.definitions.registry import definition_for
 from inscriptions.extensions import db
 from inscriptions.models import Child, Registration, ServiceSession
 from inscriptions.notifications import household_emails, status_label
@@ -300,7 +300,7 @@ def _registration(service: LoadedService, reference: str) -> Registration:
 def registration(service_code: str, reference: str) -> str:
     service = service_for_review(service_code)
     reg = _registration(service, reference)
-    defn = definition_of(reg.form_version)
+    defn = definition_for(reg.form_version_id)
     pages, sensitive = answer_pages_for(current_user, reg)
     log_read(current_user.id, Action.READ_REGISTRATION, reg.household_id,
              {"reference": reg.reference, "service": reg.service_code, "sensitive_shown": sensitive,

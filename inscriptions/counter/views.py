@@ -59,7 +59,7 @@ from inscriptions.counter.forms import (
 from inscriptions.counter.search import QUERY_MIN, install_sqlite_fold, search_households
 from inscriptions.definitions import schema as s
 from inscriptions.definitions.loader import LoadedService
-from inscriptions.definitions.registry import current_version, definition_of, registry
+from inscriptions.definitions.registry import current_version, definition_for, definition_of, registry
 from inscriptions.eligibility import eligibility_problems
 from inscriptions.extensions import db
 from inscriptions.forms import web
@@ -651,7 +651,7 @@ def registration(reference: str) -> Any:
     if isinstance(grant, Response):
         return grant
     _fresh(grant)
-    defn = definition_of(reg.form_version)
+    defn = definition_for(reg.form_version_id)
     pages, sensitive = answer_pages_for(current_user, reg)
     log_read(current_user.id, Action.READ_REGISTRATION, reg.household_id,
              {"reference": reg.reference, "service": reg.service_code, "sensitive_shown": sensitive},

@@ -82,6 +82,15 @@ def version_definition(version_id: int) -> tuple[str, ServiceDefinition] | None:
     return found
 
 
+def definition_for(version_id: int) -> ServiceDefinition:
+    """The frozen definition of the form version ``version_id`` (see :func:`version_definition`);
+    for a row that references the version, so it exists."""
+    found = version_definition(version_id)
+    if found is None:
+        raise LookupError(f"form version {version_id} not found")
+    return found[1]
+
+
 def current_version_id(service: LoadedService) -> int:
     """The id of :func:`current_version`, asked of the database once per application and
     definition (the row of a given definition fingerprint never changes)."""

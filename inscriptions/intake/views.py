@@ -31,7 +31,7 @@ from inscriptions.counter.access import counter_required
 from inscriptions.counter.entry import CounterEntry
 from inscriptions.counter.search import QUERY_MIN, search_households
 from inscriptions.definitions import schema as s
-from inscriptions.definitions.registry import definition_of, registry
+from inscriptions.definitions.registry import definition_for, definition_of, registry
 from inscriptions.extensions import db
 from inscriptions.forms import web
 from inscriptions.intake.store import (
@@ -377,7 +377,7 @@ def new_household(token: str) -> Any:
     pages = _used_pages(_document_pages(token))
     if not pages:
         abort(404)
-    with_child = definition_of(print_token.form_version).audience == "child"
+    with_child = definition_for(print_token.form_version_id).audience == "child"
     posted = request.method == "POST"
     formdata = request.form.copy() if posted else None
     if formdata is not None and not (formdata.get("c0-last_name") or "").strip():

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from inscriptions.clock import local_zone, now
-from inscriptions.definitions.registry import definition_of
+from inscriptions.definitions.registry import definition_for
 from inscriptions.extensions import db
 from inscriptions.models import Household, Registration, Status, StatusChange
 from inscriptions.notifications import household_emails, status_label
@@ -176,7 +176,7 @@ class _LetterWriter:
     def draw(self, letter: Letter) -> None:
         c, town = self.c, self.town
         regs = letter.registrations
-        defn = definition_of(regs[0].form_version)
+        defn = definition_for(regs[0].form_version_id)
         # Fold marks on the left edge, for folding in three into a DL envelope.
         c.setLineWidth(0.3)
         for fold in FOLDS:

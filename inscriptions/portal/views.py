@@ -23,7 +23,7 @@ from werkzeug.wrappers import Response
 
 from inscriptions.definitions import schema as s
 from inscriptions.definitions.loader import LoadedService
-from inscriptions.definitions.registry import current_version, definition_of, registry
+from inscriptions.definitions.registry import current_version, definition_for, registry
 from inscriptions.eligibility import eligibility_problems
 from inscriptions.extensions import db
 from inscriptions.forms import web
@@ -113,7 +113,7 @@ def _service_name(code: str, registration: Registration | None = None) -> str:
     service = registry().get(code)
     if service is not None:
         return service.definition.name
-    return definition_of(registration.form_version).name if registration is not None else code
+    return definition_for(registration.form_version_id).name if registration is not None else code
 
 
 # -- services -------------------------------------------------------------------------------------
@@ -320,7 +320,7 @@ def _file_names(wizard: Wizard) -> dict[str, str]:
 
 def _resume_url(draft: Draft) -> str:
     """Where a family picks up an unfinished registration: the first page not yet validated."""
-    pages = len(definition_of(draft.form_version).form.pages)
+    pages = len(definition_for(draft.form_version_id).form.pages)
     reached = int((draft.state or {}).get("reached") or 0)
     if reached >= pages:
         return url_for(".review", token=draft.token)
@@ -605,7 +605,7 @@ def my_registrations() -> str:
 @login_required
 def registration_detail(reference: str) -> str:
     reg = _own_registration(reference)
-    defn = definition_of(reg.form_version)
+    defn = definition_for(reg.form_version_id)
     fields = [f for _, f in defn.iter_fields()]
     tokens = web.file_tokens(fields, reg.answers or {})
     file_names = {t: u.filename for t, u in uploads_by_token(tokens, reg.household_id).items()}

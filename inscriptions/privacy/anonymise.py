@@ -21,7 +21,7 @@ from flask import current_app
 from sqlalchemy import delete, select, update
 
 from inscriptions.clock import as_local_aware, utcnow_naive
-from inscriptions.definitions.registry import definition_of, registry
+from inscriptions.definitions.registry import definition_for, registry
 from inscriptions.extensions import db
 from inscriptions.models import (
     ACTIVE_STATUSES,
@@ -81,14 +81,14 @@ def registration_end(reg: Registration) -> dt.datetime:
     """When the registration's session (or, without sessions, the service's period) ended, naive UTC."""
     if reg.session is not None:
         return reg.session.ends_at or reg.session.starts_at
-    closing = definition_of(reg.form_version).closing
+    closing = definition_for(reg.form_version_id).closing
     return as_local_aware(closing).astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def retention_months(reg: Registration) -> int:
     """The service's CURRENT retention setting (a town may shorten it), else the frozen one."""
     service = registry().get(reg.service_code)
-    defn = service.definition if service is not None else definition_of(reg.form_version)
+    defn = service.definition if service is not None else definition_for(reg.form_version_id)
     return defn.retention_months
 
 

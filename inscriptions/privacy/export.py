@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from inscriptions.audit import events_of_household
 from inscriptions.clock import utcnow_naive
-from inscriptions.definitions.registry import definition_of, registry
+from inscriptions.definitions.registry import definition_for, registry
 from inscriptions.extensions import db
 from inscriptions.models import Account, Household, PhotoConsent, Registration, Upload
 
@@ -141,7 +141,7 @@ def _answer_rows(reg: Registration) -> list[tuple[str, str]]:
     """The answers in words (labels, not codes; group rows on one line), as the family saw the form."""
     from inscriptions.forms import web
 
-    defn = definition_of(reg.form_version)
+    defn = definition_for(reg.form_version_id)
     rows: list[tuple[str, str]] = []
     for page in defn.form.pages:
         for answer in web.answers_in_words(page.fields, reg.answers or {}, include_empty=False):

@@ -80,7 +80,7 @@ def expired_registrations(now: dt.datetime) -> list[Registration]:
     candidates = db.session.scalars(
         select(Registration).where(Registration.anonymised_at.is_(None),
                                    Registration.created_at < add_months(now, -1))
-        .options(selectinload(Registration.session), selectinload(Registration.form_version))
+        .options(selectinload(Registration.session))
         .order_by(Registration.id)
     )
     return [r for r in candidates if add_months(registration_end(r), retention_months(r)) < now]

@@ -61,10 +61,10 @@ def answer_pages_for(account: Account | None, registration: Any) -> tuple[list[t
     Returns ``([(page title, answers), ...], sensitive_shown)``; pages left without an answer to
     show are dropped. The counter's and the back office's registration pages both show this.
     """
-    from inscriptions.definitions.registry import definition_of
+    from inscriptions.definitions.registry import definition_for
     from inscriptions.forms import web
 
-    defn = definition_of(registration.form_version)
+    defn = definition_for(registration.form_version_id)
     sensitive = may_read_sensitive(account, registration.service_code)
     values = dict(registration.answers or {})
     if not sensitive:  # group sub-fields too (the filter below sees top-level fields only)

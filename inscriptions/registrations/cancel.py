@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 
 from inscriptions import clock
 from inscriptions.database import write_transaction
-from inscriptions.definitions.registry import definition_of, registry
+from inscriptions.definitions.registry import definition_for, registry
 from inscriptions.definitions.schema import ServiceDefinition
 from inscriptions.extensions import db
 from inscriptions.models import Account, Registration, Status
@@ -37,7 +37,7 @@ class CancellationRefused(Exception):
 def _rules(registration: Registration) -> ServiceDefinition:
     """The service's CURRENT rules (a town may stop online cancelling), else the frozen version's."""
     service = registry().get(registration.service_code)
-    return service.definition if service is not None else definition_of(registration.form_version)
+    return service.definition if service is not None else definition_for(registration.form_version_id)
 
 
 def cancellation_allowed(registration: Registration) -> bool:
