@@ -11,18 +11,9 @@ from inscriptions.definitions.registry import definition_for
 from inscriptions.extensions import db
 from inscriptions.models import Account, Guardian, Registration
 from inscriptions.pricing import euros
-from inscriptions.registrations.status import STATUS_LABELS
+from inscriptions.registrations.status import status_label
 
-
-def status_label(status: str) -> str:
-    """The family-facing wording of a status."""
-    label = STATUS_LABELS.get(status)
-    if label is None:
-        # A service's own status (workflow.statuses) carries its label in the definition.
-        from inscriptions.registrations.status import extra_status_label
-
-        return extra_status_label(status) or status
-    return str(label)
+__all__ = ["household_emails", "registration_received", "status_label"]
 
 
 def household_emails(household_id: int) -> list[str]:

@@ -206,7 +206,7 @@ def login(client: FlaskClient) -> Callable[[Household], Account]:
         # Test requests share the test's app context, where Flask-Login caches the last user.
         g.pop("_login_user", None)
         with client.session_transaction() as session:
-            session["_user_id"] = str(account.id)
+            session["_user_id"] = account.get_id()
             session["_fresh"] = True
         return account
 
@@ -252,7 +252,7 @@ def login_as(client: FlaskClient, login_starts_fresh: bool) -> Callable[[Account
             if account is None or login_starts_fresh:
                 session.clear()
             if account is not None:
-                session["_user_id"] = str(account.id)
+                session["_user_id"] = account.get_id()
                 session["_fresh"] = True
         if login_starts_fresh:
             db.session.expire_all()

@@ -41,10 +41,11 @@ def new_password_fields(label: str | LazyString) -> tuple[UnboundField, UnboundF
     return password, password_confirm
 
 
-class SignupForm(AddressFields):
-    email = EmailField(
+def email_address_field(description: str) -> EmailField:
+    """An e-mail address typed to create an account or to find one (checked for its form)."""
+    return EmailField(
         _l("E-mail address"),
-        description=_l("You will use it to log in. We send your confirmations to it."),
+        description=description,
         filters=[strip, lower],
         validators=[
             DataRequired(_l("Enter your e-mail address.")),
@@ -52,6 +53,10 @@ class SignupForm(AddressFields):
             Email(message=_l("Enter an e-mail address like name@example.fr.")),
         ],
     )
+
+
+class SignupForm(AddressFields):
+    email = email_address_field(_l("You will use it to log in. We send your confirmations to it."))
     password, password_confirm = new_password_fields(_l("Password"))
     first_name = StringField(
         _l("First name"),
@@ -88,16 +93,7 @@ class LoginForm(FlaskForm):
 
 
 class ResetRequestForm(FlaskForm):
-    email = EmailField(
-        _l("E-mail address"),
-        description=_l("The address you log in with."),
-        filters=[strip, lower],
-        validators=[
-            DataRequired(_l("Enter your e-mail address.")),
-            Length(max=254),
-            Email(message=_l("Enter an e-mail address like name@example.fr.")),
-        ],
-    )
+    email = email_address_field(_l("The address you log in with."))
 
 
 class NewPasswordForm(FlaskForm):

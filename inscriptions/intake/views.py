@@ -9,7 +9,9 @@ idempotency key ``scan:<token>``: a printed form is never registered twice. Page
 identified wait in the manual queue until an agent types their code or rejects them.
 
 Images and crops are served only through the routes below, to staff of the form's service
-(crops of sensitive questions only to roles allowed to read sensitive answers).
+(crops of sensitive questions only to roles allowed to read sensitive answers). For an agent
+without that permission the entry form does not show the values read for sensitive questions
+either: they stay on the server and are registered as read (:class:`ScanEntry`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from werkzeug.wrappers import Response
 from inscriptions.audit import Action, log_access, log_read
 from inscriptions.clock import utcnow_naive
 from inscriptions.counter.access import counter_required
-from inscriptions.counter.entry import CounterEntry
+from inscriptions.counter.entry import CounterEntry, Store
 from inscriptions.counter.search import QUERY_MIN, search_households
 from inscriptions.definitions import schema as s
 from inscriptions.definitions.registry import definition_for, definition_of, registry
@@ -53,7 +55,7 @@ from inscriptions.paper.layout import stored_layout
 from inscriptions.paper.reader import answers_from, document_values
 from inscriptions.permissions import can
 from inscriptions.portal.wizard import Participant, candidates
-from inscriptions.privacy.sensitive import hides_path, may_read_sensitive, without_sensitive
+from inscriptions.privacy.sensitive import hides_path, may_read_sensitive, sensitive_names, without_sensitive
 from inscriptions.registrations.create import RegistrationInput, RegistrationRefused, create_registrations
 from inscriptions.uploads import store_upload
 
@@ -234,16 +236,89 @@ def crop(page_id: int) -> Response:
 
 # -- document review and confirmation --------------------------------------------------------------
 
-class ScanEntry(CounterEntry):
-    """The counter's one-page entry form, prefilled with the machine-read raw answers."""
+def _blank(value: Any) -> bool:
+    return value is None or value == "" or value == []
 
-    def __init__(self, *args: Any, prefill: Mapping[str, Any] | None = None, **kwargs: Any):
+
+def withhold_sensitive(defn: s.ServiceDefinition, answers: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split machine-read raw ``answers`` into what an agent without ``read_sensitive_answers`` may
+    see and the sensitive values read on the scan, kept server-side.
+
+    Returns ``(shown, withheld)``: ``shown`` is ``answers`` less every sensitive value (top-level
+    fields and group sub-fields); ``withheld`` holds the top-level sensitive fields the machine
+    read a value for (their inputs are replaced by a note) and, for groups, the rows as read
+    (``{group: [row, ...]}``, only their sensitive sub-fields), for :meth:`ScanEntry.collect` to
+    put back.
+    """
+    names = sensitive_names(defn)
+    shown = without_sensitive(defn, answers)
+    withheld: dict[str, Any] = {}
+    for name, value in answers.items():
+        if name in names:
+            if not _blank(value):
+                withheld[name] = value
+            continue
+        if isinstance(value, list) and any(k.startswith(f"{name}.") for k in names):
+            rows = [{k: v for k, v in row.items() if f"{name}.{k}" in names and not _blank(v)}
+                    if isinstance(row, dict) else {} for row in value]
+            if any(rows):
+                withheld[name] = rows
+    return shown, withheld
+
+
+class ScanEntry(CounterEntry):
+    """The counter's one-page entry form, prefilled with the machine-read raw answers.
+
+    ``withheld``: sensitive values read on the scan that the agent may not see (see
+    :func:`withhold_sensitive`). They are never sent to the browser; :meth:`collect` merges them
+    into the answers typed, so the registration keeps what the family ticked on paper.
+    """
+
+    def __init__(self, *args: Any, prefill: Mapping[str, Any] | None = None,
+                 withheld: Mapping[str, Any] | None = None, **kwargs: Any):
+        self.withheld = dict(withheld or {})
         super().__init__(*args, **kwargs)
         if self.formdata is None and prefill:
             self.shared_form = web.build_form(type(self.shared_form), raw=prefill)
             self.own_forms = {key: web.build_form(type(form), prefix=key, raw=prefill)
                               for key, form in self.own_forms.items()}
             self._decorate()
+
+    @property
+    def hidden_names(self) -> set[str]:
+        """Top-level fields whose input is replaced by a note (a sensitive value was read and withheld)."""
+        return {name for name in self.withheld if not isinstance(self.lookup.get(name), s.GroupField)}
+
+    def collect(self, store: Store | None) -> dict[str, dict[str, str]]:
+        """Read the raw answers typed, with the sensitive values withheld from the agent put back."""
+        # Group rows: the form drops blank rows on submit, so the values read go into the row
+        # inputs (by row index, as they were prefilled) for the conversion, then leave them, so
+        # a page shown again after a refusal does not show them.
+        restore: list[tuple[Any, Any]] = []
+        for form in (self.shared_form, *self.own_forms.values()):
+            for name, rows in self.withheld.items():
+                if name in self.hidden_names or name not in form.specs:
+                    continue
+                subs = {sub.name: sub for sub in self.lookup[name].fields}
+                for entry, row in zip(form[name].entries, rows, strict=False):
+                    for key, value in row.items():
+                        bound = entry.form[key]
+                        if (_blank(bound.data) or bound.data is False) and key in subs:  # typed wins
+                            restore.append((bound, bound.data))
+                            bound.data = web.data_from_raw([subs[key]], {key: value}).get(key)
+        try:
+            problems = super().collect(store)
+        finally:
+            for bound, data in restore:
+                bound.data = data
+        # Top-level fields had no input at all: the value read is the answer.
+        for name in self.hidden_names:
+            if name in self.shared_form.specs:
+                self.shared_raw[name] = self.withheld[name]
+            for key, form in self.own_forms.items():
+                if name in form.specs:
+                    self.own_raw[key][name] = self.withheld[name]
+        return problems
 
 
 def _document_pages(token: str) -> list[ScanPage]:
@@ -319,9 +394,13 @@ def document(token: str) -> Any:
         log_read(current_user.id, Action.OPEN_PAPER_FORM, household.id,
                  {"token": token, "service": service.code, "form_version_id": version.id,
                   "scan_pages": [p.id for p in pages]}, _("Paper form received and scanned"))
+    sensitive_ok = may_read_sensitive(current_user, service.code)
+    # Without the permission, sensitive values read on the scan stay on the server: recomputed
+    # from the stored readings on every request and merged into the answers on confirmation.
+    prefill, withheld = (answers, {}) if sensitive_ok else withhold_sensitive(defn, answers)
     entry = ScanEntry(service, version, household, chosen, "paper",
                       formdata=CombinedMultiDict([request.files, request.form]) if posted else None,
-                      prefill=answers)
+                      prefill=prefill, withheld=withheld)
     if posted:
         result = _confirm(entry, token, pages, machine, print_token)
         if isinstance(result, Response):
@@ -332,7 +411,7 @@ def document(token: str) -> Any:
     return render_template(
         "intake/document.html", entry=entry, household=household, service=service, token=token,
         pages=pages, review=review, review_by_field=by_path,
-        crops=_crops_by_field(pages, can(current_user, "read_sensitive_answers", service.code)),
+        crops=_crops_by_field(pages, sensitive_ok), withheld=entry.hidden_names,
         error_links=entry.error_links(), file_names={},
     ), (422 if posted else 200)
 
@@ -511,6 +590,10 @@ def registration_evidence(reference: str) -> Any:
     reg = db.session.scalar(select(Registration).filter_by(reference=reference[:40]))
     if reg is None:
         abort(404)
+    # The evidence page's own check, made before redirecting: the Location header would
+    # otherwise hand the scan batch id to staff of another service (then refused there).
+    if not can(current_user, "read_any_registration", reg.service_code):
+        abort(403)
     return redirect(url_for(".evidence", batch=reg.batch))
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 from typing import TYPE_CHECKING
 
+from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import Boolean, DateTime, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -43,6 +46,25 @@ class Account(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login
         return self.active
+
+    def get_id(self) -> str:  # Flask-Login
+        """``"<id>:<fingerprint>"``: what the session and the remember-me cookie store.
+
+        Flask-Login's "alternative token": the fingerprint follows the password hash, which has a
+        new random salt at every password change, so changing the password ends every other
+        session and remember-me cookie of the account (:func:`inscriptions.auth.accounts.load_account`
+        refuses a fingerprint that no longer matches). Needs an app context.
+        """
+        return f"{self.id}:{self.login_fingerprint()}"
+
+    def login_fingerprint(self) -> str:
+        """A short keyed digest of the password hash (never the hash itself: it goes into cookies)."""
+        key = current_app.config["SECRET_KEY"]
+        if isinstance(key, str):
+            key = key.encode()
+        # The prefix keeps this digest apart from any other HMAC of the hash under the same key.
+        message = b"inscriptions.login\x00" + (self.password_hash or "").encode()
+        return hmac.new(key, message, hashlib.sha256).hexdigest()[:16]
 
     @property
     def household(self) -> Household | None:

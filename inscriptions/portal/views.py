@@ -27,7 +27,7 @@ from inscriptions.definitions.registry import current_version, definition_for, r
 from inscriptions.eligibility import eligibility_problems
 from inscriptions.extensions import db
 from inscriptions.forms import web
-from inscriptions.models import ACTIVE_STATUSES, Draft, Household, Registration, ServiceSession, Status
+from inscriptions.models import Draft, Household, Registration, ServiceSession, Status
 from inscriptions.notifications import household_emails
 from inscriptions.plugin_api import Price
 from inscriptions.portal import catalogue
@@ -38,22 +38,16 @@ from inscriptions.registrations.cancel import (
     CancellationRefused,
     can_cancel,
     cancel_registration,
-    cancellation_problem,
+    cancellation_refusal,
 )
 from inscriptions.registrations.create import RegistrationInput, RegistrationRefused, create_registrations
 from inscriptions.registrations.participants import household_view
-from inscriptions.registrations.status import STATUS_LABELS
+from inscriptions.registrations.status import active_statuses, status_label
 from inscriptions.uploads import find_upload, open_upload, store_upload, uploads_by_token
 
 bp = Blueprint("portal", __name__)
 
 TOKEN_LENGTH = 32
-
-
-def status_label(status: str) -> str:
-    """The family-facing wording of a registration status."""
-    label = STATUS_LABELS.get(status)
-    return str(label) if label is not None else status
 
 
 @bp.context_processor
@@ -160,7 +154,7 @@ def _active_registrations(service_code: str, household_id: int) -> list[Registra
         select(Registration).where(
             Registration.service_code == service_code,
             Registration.household_id == household_id,
-            Registration.status.in_(ACTIVE_STATUSES),
+            Registration.status.in_(active_statuses()),
         )
     ))
 
@@ -598,6 +592,8 @@ def my_registrations() -> str:
         drafts=drafts,
         positions=waitlist.positions(all_regs),
         overdue={reg.id for reg in all_regs if waitlist.offer_overdue(reg)},
+        # The rule cancelling applies (extra workflow statuses and the deadline included).
+        cancellable={reg.id for reg in all_regs if can_cancel(reg)},
     )
 
 
@@ -610,14 +606,16 @@ def registration_detail(reference: str) -> str:
     tokens = web.file_tokens(fields, reg.answers or {})
     file_names = {t: u.filename for t, u in uploads_by_token(tokens, reg.household_id).items()}
     pages = _pages_in_words(defn, reg.answers or {}, list(range(len(defn.form.pages))), file_names)
+    refusal = cancellation_refusal(reg)
     return render_template(
         "portal/registration.html",
         registration=reg,
         service_name=_service_name(reg.service_code, reg),
         pages=[p for p in pages if p.answers],
-        can_cancel=can_cancel(reg),
-        # Why the cancel button is missing, when the registration is still active.
-        cancel_problem=cancellation_problem(reg) if reg.status in ACTIVE_STATUSES else None,
+        can_cancel=refusal is None,
+        # Why the cancel button is missing, when the registration is still active (a service's
+        # extra workflow statuses included); a finished one needs no explanation.
+        cancel_problem=refusal if reg.status in active_statuses() else None,
         position=waitlist.position(reg),
         overdue=waitlist.offer_overdue(reg),
         together=waitlist.offered_together(reg),
@@ -630,10 +628,10 @@ def registration_detail(reference: str) -> str:
 def cancel(reference: str) -> Any:
     reg = _own_registration(reference)
     detail = url_for(".registration_detail", reference=reg.reference)
-    if not can_cancel(reg):
-        problem = cancellation_problem(reg) if reg.status in ACTIVE_STATUSES else None
-        flash(problem or _("This registration cannot be cancelled online. Please contact the town's services."),
-              "error")
+    refusal = cancellation_refusal(reg)
+    if refusal is not None:
+        finished = _("This registration cannot be cancelled online. Please contact the town's services.")
+        flash(refusal if reg.status in active_statuses() else finished, "error")
         return redirect(detail)
     if request.method == "POST":
         try:

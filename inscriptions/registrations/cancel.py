@@ -68,9 +68,23 @@ def cancellation_problem(registration: Registration) -> str | None:
     return None
 
 
+def cancellation_refusal(registration: Registration) -> str | None:
+    """Why the family may not cancel this registration now, for the family (None: it may).
+
+    The one rule: the portal shows the cancel button (:func:`can_cancel`) and
+    :func:`cancel_registration` applies it. Any active status may be cancelled, the service's
+    extra workflow statuses included (:func:`active_statuses`), within the service's rules.
+    """
+    if registration.status == Status.CANCELLED:
+        return _("This registration is already cancelled.")
+    if registration.status not in active_statuses():
+        return _("This registration can no longer be cancelled.")
+    return cancellation_problem(registration)
+
+
 def can_cancel(registration: Registration) -> bool:
     """Whether the registration still holds or awaits a place and the family may cancel it now."""
-    return registration.status in active_statuses() and cancellation_problem(registration) is None
+    return cancellation_refusal(registration) is None
 
 
 def cancel_registration(registration_id: int, *, by_id: int | None, reason: str = "") -> Registration:
@@ -87,11 +101,8 @@ def cancel_registration(registration_id: int, *, by_id: int | None, reason: str 
         registration, session_row = waitlist.lock_registration(registration_id)
         if registration is None:
             raise CancellationRefused(_("This registration does not exist."))
-        if registration.status == Status.CANCELLED:
-            raise CancellationRefused(_("This registration is already cancelled."))
-        if registration.status not in active_statuses():
-            raise CancellationRefused(_("This registration can no longer be cancelled."))
-        problem = cancellation_problem(registration)
+        # Checked again under the lock: the page's answer may be stale (another tab, an agent).
+        problem = cancellation_refusal(registration)
         if problem:
             raise CancellationRefused(problem)
         by = db.session.get(Account, by_id) if by_id is not None else None

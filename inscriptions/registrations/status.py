@@ -90,6 +90,15 @@ def extra_status_label(status: str, service_code: str | None = None) -> str | No
     return next((s.label for s in _extra_statuses(service_code) if s.code == status), None)
 
 
+def status_label(status: str) -> str:
+    """The family-facing wording of a status: the engine's, or the label a service gives to one
+    of its own statuses (``workflow.statuses``); the code itself only for an unknown status."""
+    label = STATUS_LABELS.get(status)
+    if label is None:
+        return extra_status_label(status) or status
+    return str(label)
+
+
 def moves_for(service_code: str) -> dict[str, set[str]]:
     """Every move possible in a service: the engine's, plus those through its extra statuses."""
     from inscriptions.definitions.registry import registry

@@ -114,7 +114,7 @@ def test_forms_need_the_csrf_token(make_app, plugins_dir, setup, staff) -> None:
     with app.test_client() as client:
         g.pop("_login_user", None)
         with client.session_transaction() as session:
-            session["_user_id"] = str(agent.id)
+            session["_user_id"] = agent.get_id()
             session["_fresh"] = True
         response = client.post(f"/gestion/revue/inscriptions/{setup['ref']}/statut", data={"to": "accepted"})
         assert response.status_code == 400

@@ -5,12 +5,13 @@ from __future__ import annotations
 import copy
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from inscriptions.extensions import db
 from inscriptions.models import Registration
@@ -137,3 +138,18 @@ def race(app: Any, jobs: list[Callable[[], Any]]) -> list[Any]:
         thread.join(timeout=120)
     fresh()
     return results
+
+
+@contextmanager
+def captured_sql() -> Iterator[list[str]]:
+    """Every statement sent to the database while the block runs, as sent (one line each)."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        seen.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)

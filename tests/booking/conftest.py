@@ -6,6 +6,7 @@ own to run them (and the PostgreSQL-only ones) on PostgreSQL.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 from booking_helpers import registration_input, sortie_definition, stage_definition, write_plugins
 from flask import Flask
+from flask.testing import FlaskClient
 
 from inscriptions.definitions.registry import init_registry, sync_all
 from inscriptions.registrations.create import RegistrationOutcome, create_registrations
@@ -57,3 +59,21 @@ def outbox(app: Flask) -> list[Any]:
     state = app.extensions["mailman"]
     state.outbox = []
     return state.outbox
+
+
+@pytest.fixture
+def sortie_review(client: FlaskClient, install: Callable[..., None], make_household: Callable[..., Any],
+                  login: Callable[..., Any]) -> str:
+    """A family logged in on ``client`` with a filled form of the household service ``sortie``
+    (2 of 5 seats), on its review page: the draft's token (POST its review page to book)."""
+    install(sortie_definition(capacity=5))
+    login(make_household())
+    started = client.post("/services/sortie/inscription", data={"session": "s1"})
+    assert started.status_code == 302, started.get_data(as_text=True)
+    found = re.search(r"/inscription/([0-9a-f]{32})/", started.headers["Location"])
+    assert found is not None, started.headers["Location"]
+    token = found.group(1)
+    page = client.post(f"/inscription/{token}/etape/1", data={"_action": "next", "seats": "2"},
+                       content_type="multipart/form-data")
+    assert page.status_code == 302 and page.headers["Location"].endswith("/recapitulatif")
+    return token

@@ -11,8 +11,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from booking_helpers import PG, count_registrations, registration_input, sortie_definition, write_plugins
-from sqlalchemy import event, select, text
+from booking_helpers import (
+    PG,
+    captured_sql,
+    count_registrations,
+    registration_input,
+    sortie_definition,
+    write_plugins,
+)
+from sqlalchemy import select, text
 
 from inscriptions.database import BusyError
 from inscriptions.definitions.registry import init_registry
@@ -24,21 +31,6 @@ from inscriptions.web import ERROR_MESSAGES
 KID = dt.date(2018, 4, 2)
 pg_only = pytest.mark.skipif(not PG, reason="PostgreSQL only: set INSCRIPTIONS_TEST_DATABASE_URL")
 sqlite_only = pytest.mark.skipif(PG, reason="SQLite only")
-
-
-@contextmanager
-def captured_sql() -> Iterator[list[str]]:
-    """Every statement sent to the database while the block runs, as sent."""
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        seen.append(" ".join(statement.split()))
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
 
 
 def _first(statements: list[str], pattern: str) -> int:
@@ -136,17 +128,9 @@ def test_lock_timeout_is_a_busy_error_and_saves_nothing(app, make_household, boo
     assert book(household).status == Status.ACCEPTED
 
 
-def test_busy_booking_shows_the_busy_page(app, client, make_household, login, install) -> None:
-    install(sortie_definition(capacity=5))
+def test_busy_booking_shows_the_busy_page(app, client, sortie_review) -> None:
+    token = sortie_review
     app.config["BOOKING_LOCK_TIMEOUT_MS"] = 300
-    household = make_household()
-    login(household)
-    started = client.post("/services/sortie/inscription", data={"session": "s1"})
-    assert started.status_code == 302, started.get_data(as_text=True)
-    token = re.search(r"/inscription/([0-9a-f]{32})/", started.headers["Location"]).group(1)
-    page = client.post(f"/inscription/{token}/etape/1", data={"_action": "next", "seats": "2"},
-                       content_type="multipart/form-data")
-    assert page.status_code == 302 and page.headers["Location"].endswith("/recapitulatif")
 
     with session_row_locked(_session_id(service="sortie")):
         busy = client.post(f"/inscription/{token}/recapitulatif")

@@ -108,7 +108,7 @@ def test_counter_forms_carry_the_csrf_token_and_need_it(make_app, staff, make_ho
         household = make_household()
         client = csrf_app.test_client()
         with client.session_transaction() as session:
-            session["_user_id"] = str(agent.id)
+            session["_user_id"] = agent.get_id()
         url = f"/guichet/foyers/{household.id}/acces"
         assert client.post(url, data={"reason": "counter"}).status_code == 400
         page = client.get(url).get_data(as_text=True)

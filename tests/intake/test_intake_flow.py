@@ -206,7 +206,7 @@ def test_upload_needs_the_csrf_token(make_app: Callable[..., Any]) -> None:
         db.session.commit()
         client = app.test_client()
         with client.session_transaction() as session:
-            session["_user_id"] = str(account.id)
+            session["_user_id"] = account.get_id()
             session["_fresh"] = True
         response = upload(client, [(b"x", "x.png")])
         assert response.status_code == 400

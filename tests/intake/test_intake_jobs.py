@@ -157,7 +157,7 @@ def test_upload_limit_is_the_scan_limit_not_the_app_limit(make_app: Callable[...
         db.session.commit()
         client = app.test_client()
         with client.session_transaction() as session:
-            session["_user_id"] = str(account.id)
+            session["_user_id"] = account.get_id()
             session["_fresh"] = True
         # 5 KB: over the app's limit, under the scan upload's: refused as a bad scan (422), not 413.
         assert upload(client, [(b"x" * 5000, "x.png")]).status_code == 422

@@ -43,7 +43,7 @@ def as_staff(client: FlaskClient) -> Callable[..., Account]:
         db.session.commit()
         g.pop("_login_user", None)
         with client.session_transaction() as session:
-            session["_user_id"] = str(account.id)
+            session["_user_id"] = account.get_id()
             session["_fresh"] = True
         return account
 

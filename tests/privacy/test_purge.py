@@ -168,7 +168,7 @@ def test_anonymised_registration_in_staff_screens(app, client, make_household, b
     assert body["household_id"] is None and body["answers"] == {} and body["status"] == "accepted"
     g.pop("_login_user", None)
     with client.session_transaction() as session:
-        session["_user_id"] = str(manager.id)
+        session["_user_id"] = manager.get_id()
     assert client.get(f"/guichet/inscriptions/{reference}").status_code == 404
 
 

@@ -70,6 +70,8 @@ class World:
     reset_token_b: str = ""
     signup_token: str = ""
     accounts: dict[str, int] = field(default_factory=dict)
+    # Flask-Login's session id of each account (``Account.get_id()``: id and password fingerprint).
+    login_ids: dict[str, str] = field(default_factory=dict)
     api_tokens: dict[str, str] = field(default_factory=dict)
 
 
@@ -161,7 +163,8 @@ ACCESS: dict[str, Rule] = {
     # B's printed form already names the household: a redirect to intake.document for staff let in.
     "intake.new_household": Rule(_url("/guichet/numerisation/documents/{w.print_token_b}/foyer"), SERVICE_X),
     # Only a redirect to intake.evidence, which checks the service.
-    "intake.registration_evidence": Rule(_url("/guichet/numerisation/registrations/{w.reference_b}"), COUNTER),
+    # The evidence page's own check (service), made before redirecting: the Location would reveal the batch id.
+    "intake.registration_evidence": Rule(_url("/guichet/numerisation/registrations/{w.reference_b}"), SERVICE_X),
     # -- back office ----------------------------------------------------------------------------
     "backoffice.home": Rule(_url("/gestion/"), BACKOFFICE),
     "backoffice.queue": Rule(_url("/gestion/cantine/"), SERVICE_X),
@@ -298,6 +301,7 @@ def build_world(app: Flask) -> World:
         db.session.commit()
         for role, account in accounts.items():
             world.accounts[role] = account.id
+            world.login_ids[role] = account.get_id()
             world.api_tokens[role] = issue_token(account, "authorisation test")
         db.session.commit()
     return world
@@ -307,7 +311,7 @@ def _client(app: Flask, world: World, role: str) -> FlaskClient:
     client = app.test_client()
     if role != "anonymous":
         with client.session_transaction() as session:
-            session["_user_id"] = str(world.accounts[role])
+            session["_user_id"] = world.login_ids[role]
             session["_fresh"] = True
     return client
 

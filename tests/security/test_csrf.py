@@ -32,7 +32,7 @@ def test_every_state_changing_rule_requires_a_csrf_token(make_app: Callable[...,
         client = app.test_client()
         if role != "anonymous":
             with client.session_transaction() as session:
-                session["_user_id"] = str(world.accounts[role])
+                session["_user_id"] = world.login_ids[role]
                 session["_fresh"] = True
         for name, methods in sorted(unsafe.items()):
             url = ACCESS[name].url(world)
@@ -47,7 +47,7 @@ def test_the_api_is_exempt_because_it_takes_no_cookies(make_app: Callable[..., F
     world = build_world(app)
     client = app.test_client()
     with client.session_transaction() as session:
-        session["_user_id"] = str(world.accounts["parent_b"])
+        session["_user_id"] = world.login_ids["parent_b"]
     response = client.post("/api/v1/registrations", json={"service": "cantine", "participants": [{"child_id": 1}]})
     assert response.status_code == 401
 

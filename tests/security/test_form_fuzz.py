@@ -136,10 +136,10 @@ def test_wizard_posts_never_fail(make_app: Callable[..., Flask], make_household:
                       state=state)
         db.session.add(draft)
         db.session.commit()
-        account_id, token = account.id, draft.token
+        login_id, token = account.get_id(), draft.token
     client = app.test_client()
     with client.session_transaction() as session:
-        session["_user_id"] = str(account_id)
+        session["_user_id"] = login_id
         session["_fresh"] = True
     names = _field_names(child_id)
     form = st.dictionaries(st.sampled_from(names), FORM_VALUE | st.lists(FORM_VALUE, max_size=3), max_size=8)

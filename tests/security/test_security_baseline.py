@@ -259,7 +259,7 @@ def test_a_document_is_served_to_its_household_only_as_a_download(world_app) -> 
     app, world = world_app
     owner = app.test_client()
     with owner.session_transaction() as session:
-        session["_user_id"] = str(world.accounts["parent_b"])
+        session["_user_id"] = world.login_ids["parent_b"]
     response = owner.get(f"/mes-documents/{world.upload_b}")
     assert response.status_code == 200
     assert response.headers["Content-Disposition"].startswith("attachment")

@@ -50,7 +50,7 @@ def test_household_page_requires_a_household_account(client, app):
     db.session.add(staff)
     db.session.commit()
     with client.session_transaction() as session:
-        session["_user_id"] = str(staff.id)
+        session["_user_id"] = staff.get_id()
     assert client.get("/mon-foyer/").status_code == 403
 
 

@@ -152,7 +152,7 @@ def test_server_error_pages_do_not_touch_the_account(make_app, make_household):
     account = db.session.scalar(select(Account).filter_by(guardian_id=household.guardians[0].id))
     client = app.test_client()
     with client.session_transaction() as session:
-        session["_user_id"] = str(account.id)
+        session["_user_id"] = account.get_id()
     response = client.get("/busy-for-test")
     assert response.status_code == 503
     body = text_of(response)

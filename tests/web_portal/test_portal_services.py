@@ -148,7 +148,7 @@ def test_csrf_token_is_required(make_app, plugins_dir, family):
 
         account = db.session.scalar(db.select(Account).filter_by(guardian_id=family.guardians[0].id))
         with client.session_transaction() as session:
-            session["_user_id"] = str(account.id)
+            session["_user_id"] = account.get_id()
             session["_fresh"] = True
         lea = family.children[0]
         refused = client.post("/services/cantine/inscription", data={"participant": f"c{lea.id}"})
@@ -170,7 +170,7 @@ def test_every_real_service_can_be_started(make_app, family):
 
         account = db.session.scalar(db.select(Account).filter_by(guardian_id=family.guardians[0].id))
         with client.session_transaction() as session:
-            session["_user_id"] = str(account.id)
+            session["_user_id"] = account.get_id()
         for service in registry().all():
             code = service.code
             assert client.get(f"/services/{code}").status_code == 200, code
