@@ -96,5 +96,16 @@ class ResetRequestForm(FlaskForm):
     email = email_address_field(_l("The address you log in with."))
 
 
+class ChangePasswordForm(FlaskForm):
+    """A signed-in person's new password; the current one is asked again, so a session left open
+    on a shared computer is not enough to take the account over."""
+
+    current_password = PasswordField(
+        _l("Current password"),
+        validators=[DataRequired(_l("Enter your current password."))],
+    )
+    password, password_confirm = new_password_fields(_l("New password"))
+
+
 class NewPasswordForm(FlaskForm):
     password, password_confirm = new_password_fields(_l("New password"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
@@ -17,7 +17,7 @@ from inscriptions.auth.accounts import (
     record_login,
     safe_next,
 )
-from inscriptions.auth.forms import LoginForm, NewPasswordForm, ResetRequestForm, SignupForm
+from inscriptions.auth.forms import ChangePasswordForm, LoginForm, NewPasswordForm, ResetRequestForm, SignupForm
 from inscriptions.auth.limits import failed_login, limiter, limits_off, setting, submitted_email
 from inscriptions.auth.reset import account_for_reset_token, dummy_reset_token, make_reset_token
 from inscriptions.auth.signup import PendingSignup, make_signup_token, pending_signup_for_token
@@ -214,3 +214,32 @@ def reset_password(token: str) -> ResponseReturnValue:
         flash(_("Your password is changed. Log in with your new password."), "success")
         return redirect(url_for("auth.login"))
     return render_template("auth/reset.html", form=form, token=token)
+
+
+def _signed_in_account() -> str:
+    """Rate-limit key of the password change: the signed-in account, wherever it connects from."""
+    return f"account:{current_user.get_id()}"
+
+
+@bp.route("/compte/mot-de-passe", methods=["GET", "POST"])
+@login_required
+@limiter.limit(setting("LOGIN_LIMIT_PER_ACCOUNT"), methods=["POST"], key_func=_signed_in_account,
+               deduct_when=failed_login, exempt_when=limits_off)
+def change_password() -> ResponseReturnValue:
+    """Change one's password. Every other session and remember-me cookie of the account ends
+    (see :meth:`Account.get_id`); this browser stays logged in."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        account = current_user._get_current_object()
+        if account.check_password(form.current_password.data):
+            remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
+            account.set_password(form.password.data)
+            db.session.commit()
+            # A new login id (the fingerprint followed the password), and a new remember-me
+            # cookie if this browser had one: the old ones now fail everywhere.
+            login_user(account, remember=remembered)
+            flash(_("Your password is changed. Your other sessions are logged out."), "success")
+            return redirect(url_for("auth.change_password"))
+        form.current_password.errors.append(_("This is not your current password."))
+    status = 400 if form.errors else 200
+    return render_template("auth/change_password.html", form=form), status

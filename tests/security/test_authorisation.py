@@ -108,6 +108,8 @@ ACCESS: dict[str, Rule] = {
     "auth.login": Rule(_url("/connexion"), EVERYONE),
     "auth.signup": Rule(_url("/compte/creer"), EVERYONE),
     "auth.logout": Rule(_url("/deconnexion"), EVERYONE),
+    # Every signed-in account changes its own password (there is no one else's to reach).
+    "auth.change_password": Rule(_url("/compte/mot-de-passe"), SIGNED_IN),
     "auth.forgot_password": Rule(_url("/mot-de-passe/oubli"), EVERYONE),
     "auth.forgot_password_sent": Rule(_url("/mot-de-passe/oubli/envoye"), EVERYONE),
     # Whoever holds B's e-mailed link may use it (that is what a reset link is).
