@@ -49,11 +49,13 @@ MARKED: dict[str, Any] = {"days": ["mon", "thu"], "diet": "sans_porc", "allergy"
 
 @pytest.fixture
 def scanned_form(canteen_version: FormVersion, family: Household) -> Callable[..., list[sim.SimPage]]:
-    """A canteen form prefilled for ``family``'s child, ticked as :data:`MARKED`, scanned (PNG pages)."""
+    """A canteen form prefilled for ``family``'s child, ticked as :data:`MARKED` (or ``answers``),
+    scanned (PNG pages)."""
 
-    def make(seed: int = 1) -> list[sim.SimPage]:
+    def make(seed: int = 1, answers: dict[str, Any] | None = None) -> list[sim.SimPage]:
         rng = np.random.default_rng(seed)
-        pages, _answers = sim.filled_documents(canteen_version, 1, rng, answers=[dict(MARKED)],
+        ticked = dict(MARKED if answers is None else answers)
+        pages, _answers = sim.filled_documents(canteen_version, 1, rng, answers=[ticked],
                                                settings=lambda _r: sim.ScanSettings(dpi=200, jpeg=None),
                                                styles={"cross": 1.0}, smudges=0.0)
         row = db.session.scalar(select(PrintToken).filter_by(token=pages[0].token))

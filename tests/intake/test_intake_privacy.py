@@ -12,7 +12,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import pytest
 from flask.testing import FlaskClient
 from flask_babel import gettext
@@ -20,7 +19,7 @@ from sqlalchemy import select
 from test_intake_flow import batch_of, upload
 
 from inscriptions.extensions import db
-from inscriptions.models import Account, FormVersion, Household, PrintToken, Registration
+from inscriptions.models import Account, Household, Registration
 from inscriptions.paper.reader import simulate as sim
 
 # The canteen form with the sensitive question ticked "yes": a value worth hiding.
@@ -29,17 +28,9 @@ WITHHELD_NOTE = "Read on the paper form: this private answer is shown only to th
 
 
 @pytest.fixture
-def allergic_form(canteen_version: FormVersion, family: Household) -> list[sim.SimPage]:
+def allergic_form(scanned_form: Callable[..., list[sim.SimPage]]) -> list[sim.SimPage]:
     """A canteen form for ``family``'s child, the allergy question ticked "yes", scanned."""
-    rng = np.random.default_rng(11)
-    pages, _answers = sim.filled_documents(canteen_version, 1, rng, answers=[dict(ALLERGIC)],
-                                           settings=lambda _r: sim.ScanSettings(dpi=200, jpeg=None),
-                                           styles={"cross": 1.0}, smudges=0.0)
-    row = db.session.scalar(select(PrintToken).filter_by(token=pages[0].token))
-    row.household_id = family.id
-    row.child_id = family.children[0].id
-    db.session.commit()
-    return pages
+    return scanned_form(seed=11, answers=ALLERGIC)
 
 
 def _allergy_inputs(html: str, child_id: int) -> list[str]:
