@@ -3,7 +3,9 @@
 A file is stored under ``UPLOAD_DIR/<household id>/<token>`` with no extension and no part of the
 name the family gave, so a stored file can never be served or executed by accident. Its type is
 decided by its CONTENT (``filetype``), never by its name or the type the browser announced: a text
-file renamed ``certificat.pdf`` is refused. The answer stored in a form is the upload's token;
+file renamed ``certificat.pdf`` is refused. The file must then really open as that type (PDFium for
+a PDF, Pillow decoding every pixel of an image): a forged or truncated file is refused before any
+agent opens it. The answer stored in a form is the upload's token;
 :func:`inscriptions.registrations.participants.file_lookup` checks it belongs to the household.
 """
 
@@ -85,6 +87,31 @@ def _copy_limited(stream: IO[bytes], target: IO[bytes], limit: int) -> tuple[byt
     return head, size, digest.hexdigest()
 
 
+def _opens(path: Path, kind: str) -> bool:
+    """Whether the file really opens as ``kind``: its first bytes (all ``filetype`` reads) are
+    easy to forge, and staff will open what is kept."""
+    try:
+        if kind == "pdf":
+            import pypdfium2 as pdfium
+
+            document = pdfium.PdfDocument(str(path))
+            try:
+                return len(document) > 0
+            finally:
+                document.close()
+        from PIL import Image
+
+        with Image.open(path) as image:
+            if image.format != kind.upper():  # "JPEG", "PNG"
+                return False
+            image.verify()  # structure and checksums
+        with Image.open(path) as image:
+            image.load()  # every pixel decoded: a truncated photo fails here
+        return True
+    except Exception:  # any failure to open is the same answer for the family: not usable
+        return False
+
+
 def store_upload(
     household_id: int,
     storage: FileStorage,
@@ -123,6 +150,8 @@ def store_upload(
                 _("This file is not accepted: send a %(kinds)s file (a photo or a scan).",
                   kinds=accepted_label(accept))
             )
+        if not _opens(Path(tmp_name), kind):
+            raise UploadError(_("This file is damaged or cannot be opened. Choose another file."))
         os.replace(tmp_name, folder / token)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)

@@ -15,12 +15,18 @@ from inscriptions.uploads import store_upload
 
 PASSWORD = "correct horse battery staple"  # tests/conftest.py's make_household password
 
-# A tiny valid PNG (1x1), accepted by the content check of uploads.
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d4944415478da63f8cfc0f01f0005000201a1c8e7"
-    "250000000049454e44ae426082"
-)
+
+
+def _tiny_png() -> bytes:
+    """A small real PNG (uploads decode every image they keep)."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (2, 2), (255, 255, 255)).save(out, "PNG")
+    return out.getvalue()
+
+
+PNG = _tiny_png()
 
 ATELIER: dict[str, Any] = {
     "code": "atelier",

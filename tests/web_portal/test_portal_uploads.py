@@ -13,8 +13,30 @@ from inscriptions.extensions import db
 from inscriptions.models import Upload
 from inscriptions.uploads import UploadError, store_upload
 
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 64
+
+def _pdf() -> bytes:
+    """A real one-page PDF, as a scanner or a phone would make."""
+    from reportlab.pdfgen import canvas
+
+    out = io.BytesIO()
+    page = canvas.Canvas(out)
+    page.drawString(72, 720, "Certificat médical")
+    page.showPage()
+    page.save()
+    return out.getvalue()
+
+
+def _image(fmt: str) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 120, 40)).save(out, fmt)
+    return out.getvalue()
+
+
+PDF = _pdf()
+PNG = _image("PNG")
+JPEG = _image("JPEG")
 
 
 def _file(data: bytes, name: str) -> FileStorage:
@@ -48,6 +70,25 @@ def test_type_size_and_empty_checks(app, family):
         store_upload(family.id, _file(PDF + b"x" * (1024 * 1024), "big.pdf"), max_size_mb=1)
     with pytest.raises(UploadError, match="vide"):
         store_upload(family.id, _file(b"", "empty.pdf"))
+
+
+def test_forged_or_truncated_files_are_refused(app, family):
+    # Right first bytes, wrong rest: what a type check on the header alone would let through.
+    forged = {
+        "header only.pdf": b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n",
+        "cut.pdf": PDF[: len(PDF) // 3],
+        "cut.png": PNG[: len(PNG) - 20],
+        "header only.png": b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 64,
+        "cut.jpg": JPEG[: len(JPEG) // 2],
+    }
+    for name, data in forged.items():
+        with pytest.raises(UploadError, match="abîmé"):
+            store_upload(family.id, _file(data, name))
+    assert list((app.config["UPLOAD_DIR"] / str(family.id)).iterdir()) == []  # nothing left behind
+    assert db.session.scalar(db.select(db.func.count(Upload.id))) == 0
+    # The whole files are accepted.
+    for data, mime in ((PDF, "application/pdf"), (PNG, "image/png"), (JPEG, "image/jpeg")):
+        assert store_upload(family.id, _file(data, "ok")).content_type == mime
 
 
 def _natation_page1(client, portal, household, data):  # type: ignore[no-untyped-def]
