@@ -12,6 +12,7 @@ import shutil
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask, g
@@ -342,3 +343,39 @@ def check_accessibility(axe) -> Callable[..., None]:  # type: ignore[no-untyped-
 
     check.checked = checked  # type: ignore[attr-defined]
     return check
+
+
+# --- The rq jobs backend on a real local Redis ---------------------------------------------------
+# A database number and queue name nobody else uses: the fixtures empty them.
+TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
+TEST_QUEUE = "inscriptions-test"
+
+
+@pytest.fixture
+def redis_db() -> Iterator[Any]:
+    """The local Redis, database 15, emptied before and after; skips when Redis is unreachable."""
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    client = Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except RedisError as exc:
+        pytest.skip(f"Redis is not reachable at {TEST_REDIS_URL} ({exc}); the rq backend tests need it")
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def rq_app(app: Flask, redis_db: Any) -> Iterator[Flask]:
+    """The test app switched to the rq backend on the test Redis database."""
+    from inscriptions import jobs
+
+    app.config.update(JOBS_BACKEND="rq", REDIS_URL=TEST_REDIS_URL, JOBS_QUEUE=TEST_QUEUE)
+    yield app
+    client = app.extensions.pop("inscriptions.jobs.redis", None)
+    if client is not None:
+        client.close()
+    jobs._worker_app = None

@@ -246,31 +246,6 @@ def test_only_agents_of_the_forms_service_create_households_from_it(
     assert Path(store.upload_dir()).is_dir()
 
 
-@pytest.fixture
-def rq_app(app: Flask) -> Iterator[Flask]:
-    """The app on the rq backend, a Redis database of its own (13, emptied); skips without Redis."""
-    from redis import Redis
-    from redis.exceptions import RedisError
-
-    from inscriptions import jobs
-
-    url = "redis://127.0.0.1:6379/13"
-    client = Redis.from_url(url, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except RedisError as exc:
-        pytest.skip(f"Redis is not reachable at {url} ({exc})")
-    client.flushdb()
-    app.config.update(JOBS_BACKEND="rq", REDIS_URL=url, JOBS_QUEUE="inscriptions-intake-test")
-    yield app
-    client.flushdb()
-    client.close()
-    own = app.extensions.pop("inscriptions.jobs.redis", None)
-    if own is not None:
-        own.close()
-    jobs._worker_app = None
-
-
 def test_with_rq_the_upload_returns_at_once_and_a_worker_reads(
     rq_app: Flask, client: FlaskClient, agent: Account, scanned_form: Callable[..., list[sim.SimPage]],
 ) -> None:

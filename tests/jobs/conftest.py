@@ -1,4 +1,5 @@
-"""Fixtures for the job tests: a real local Redis (database 15, flushed) and an rq-backed app."""
+"""Fixtures for the job tests (the real local Redis and the rq-backed app are tests/conftest.py's
+``redis_db`` and ``rq_app``)."""
 
 from __future__ import annotations
 
@@ -19,9 +20,6 @@ from inscriptions.registrations.create import (
     create_registrations,
 )
 
-# A database number and queue name nobody else uses: the fixture empties them.
-TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
-TEST_QUEUE = "inscriptions-test"
 CANTEEN_ANSWERS: dict[str, Any] = {"days": ["mon", "tue"], "diet": "standard", "allergy": "non", "rules": "on"}
 
 
@@ -32,33 +30,6 @@ def _reset_jobs() -> Iterator[None]:
     yield
     jobs_samples.calls.clear()
     jobs._worker_app = None
-
-
-@pytest.fixture
-def redis_db() -> Iterator[Any]:
-    """The local Redis, database 15, emptied before and after; skips when Redis is unreachable."""
-    from redis import Redis
-    from redis.exceptions import RedisError
-
-    client = Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except RedisError as exc:
-        pytest.skip(f"Redis is not reachable at {TEST_REDIS_URL} ({exc}); the rq backend tests need it")
-    client.flushdb()
-    yield client
-    client.flushdb()
-    client.close()
-
-
-@pytest.fixture
-def rq_app(app: Flask, redis_db: Any) -> Iterator[Flask]:
-    """The test app switched to the rq backend on the test Redis database."""
-    app.config.update(JOBS_BACKEND="rq", REDIS_URL=TEST_REDIS_URL, JOBS_QUEUE=TEST_QUEUE)
-    yield app
-    client = app.extensions.pop("inscriptions.jobs.redis", None)
-    if client is not None:
-        client.close()
 
 
 @pytest.fixture

@@ -294,31 +294,6 @@ def test_mass_printing_entry_point(client: FlaskClient, as_staff: Callable[..., 
     assert client.get("/gestion/impression").status_code == 403
 
 
-@pytest.fixture
-def rq_app(app: Flask) -> Iterator[Flask]:
-    """The app on the rq backend, a Redis database of its own (14, emptied); skips without Redis."""
-    from redis import Redis
-    from redis.exceptions import RedisError
-
-    from inscriptions import jobs
-
-    url = "redis://127.0.0.1:6379/14"
-    client = Redis.from_url(url, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except RedisError as exc:
-        pytest.skip(f"Redis is not reachable at {url} ({exc})")
-    client.flushdb()
-    app.config.update(JOBS_BACKEND="rq", REDIS_URL=url, JOBS_QUEUE="inscriptions-paper-test")
-    yield app
-    client.flushdb()
-    client.close()
-    own = app.extensions.pop("inscriptions.jobs.redis", None)
-    if own is not None:
-        own.close()
-    jobs._worker_app = None
-
-
 def test_with_rq_the_request_only_queues_and_a_worker_prints(
     rq_app: Flask, client: FlaskClient, as_staff: Callable[..., Account], make_household: Callable[..., Household],
 ) -> None:
