@@ -167,6 +167,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--jobs-backend", choices=["rq", "inline"], default="rq",
                         help="rq (production: a queue in Redis and a worker started by the run) or inline "
                              "(e-mails built inside the request)")
+    parser.add_argument("--worker-nice", type=int, default=10,
+                        help="niceness of the jobs worker (docs/production.md's unit sets Nice=10: bookings "
+                             "get the CPU first, e-mails trail; 0 runs it at the web's priority)")
     parser.add_argument("--keep", action="store_true", help="keep the database and the work folder")
     args = parser.parse_args(argv)
     if args.quick:
@@ -436,12 +439,14 @@ class Server:
 class JobsWorker:
     """One ``inscriptions jobs worker`` on the run's queue (the rq backend), logging to a file."""
 
-    def __init__(self, env: dict[str, str], log: Path):
+    def __init__(self, env: dict[str, str], log: Path, nice: int = 0):
         self.queue = env["INSCRIPTIONS_JOBS_QUEUE"]
         self.redis_url = env["INSCRIPTIONS_REDIS_URL"]
         with log.open("wb") as out:
+            # At the niceness systemd's Nice= gives it in docs/production.md's worker unit.
+            prefix = ["nice", "-n", str(nice)] if nice else []
             self.process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
-                [str(INSCRIPTIONS), "jobs", "worker", "--log-level", "WARNING"],
+                [*prefix, str(INSCRIPTIONS), "jobs", "worker", "--log-level", "WARNING"],
                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
             )
 
@@ -928,6 +933,7 @@ class Run:
     booking_s: float = 0.0
     booking_cpu: dict[str, float] = field(default_factory=dict)
     jobs: dict[str, int] = field(default_factory=dict)
+    jobs_drain_s: float | None = None
     workers: int = 0
     database: dict[str, Any] = field(default_factory=dict)
 
@@ -980,7 +986,7 @@ def simulate(run: Run, env: dict[str, str], agent_token: str, workdir: Path, ser
     args = run.args
     worker = None
     if env["INSCRIPTIONS_JOBS_BACKEND"] == "rq":
-        worker = JobsWorker(env, workdir / "jobs.log")
+        worker = JobsWorker(env, workdir / "jobs.log", nice=args.worker_nice)
         worker.check_redis()
     server = Server("inscriptions", "wsgi:app", env, args.workers, workdir / "app.log")
     servers.append(server)
@@ -1008,7 +1014,9 @@ def simulate(run: Run, env: dict[str, str], agent_token: str, workdir: Path, ser
         if worker is not None:
             # E-mails still queued when the last answer came are built now: their CPU is the
             # booking's too, counted from the phase's start to the empty queue.
+            drain_start = time.monotonic()
             run.jobs = worker.drain()
+            run.jobs_drain_s = time.monotonic() - drain_start
             run.booking_cpu["jobs"] = meter.per_operation(before, meter.sample(), done)["jobs"]
         print(f"booking: {done} of {len(run.families)} attempts completed in {run.booking_s:.2f}s; "
               f"CPU ms per booking {run.booking_cpu}; jobs {run.jobs or 'inline'}")
@@ -1061,6 +1069,9 @@ def summarise(run: Run) -> dict[str, Any]:
         "journeys_per_s": round(len(booked) / (run.arrival_s + run.booking_s), 1) if booked else 0.0,
         "booking_cpu_ms": run.booking_cpu,
         "jobs": run.jobs or args.jobs_backend,
+        # Seconds from the last booking's answer until the last confirmation e-mail was built.
+        "jobs_drain_s": round(run.jobs_drain_s, 1) if run.jobs_drain_s is not None else None,
+        "worker_nice": args.worker_nice if run.jobs else None,
         "bare_cpu_ms": bare_cpu,
         "requests": len(samples),
         "arrival_s": round(run.arrival_s, 2),

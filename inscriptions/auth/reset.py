@@ -8,10 +8,12 @@ stored on the server.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 
 from flask import current_app, render_template
+from flask_babel import format_datetime
 from flask_mailman import EmailMessage
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
@@ -67,6 +69,29 @@ def send_password_reset(account_id: int, link: str) -> int:
     message = EmailMessage(
         subject=render_template("emails/password_reset_subject.txt", **context).strip(),
         body=render_template("emails/password_reset.txt", **context),
+        from_email=str(town.contact.email) if town.contact.email else None,
+        to=[account.email],
+    )
+    return message.send()
+
+
+def send_password_changed(account_id: int, reset_link: str, changed_at: str) -> int:
+    """Job: tell the account holder their password was changed at ``changed_at`` (ISO 8601, with
+    its offset), with the way back in if it was not them (``reset_link``, the page asking for a
+    reset link); returns how many messages were sent.
+
+    Sent after both a change from the account page and a reset by e-mailed link: whoever took
+    over an account would otherwise lock its owner out without a trace.
+    """
+    account = db.session.get(Account, account_id)
+    if account is None:
+        return 0
+    town = current_app.extensions["inscriptions.town"]
+    when = format_datetime(dt.datetime.fromisoformat(changed_at), "EEEE d MMMM y, HH:mm")
+    context = {"town": town, "link": reset_link, "when": when}
+    message = EmailMessage(
+        subject=render_template("emails/password_changed_subject.txt", **context).strip(),
+        body=render_template("emails/password_changed.txt", **context),
         from_email=str(town.contact.email) if town.contact.email else None,
         to=[account.email],
     )

@@ -10,6 +10,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
 
+from inscriptions import clock
 from inscriptions.auth.accounts import (
     authenticate,
     create_family_account,
@@ -23,6 +24,7 @@ from inscriptions.auth.reset import account_for_reset_token, dummy_reset_token, 
 from inscriptions.auth.signup import PendingSignup, make_signup_token, pending_signup_for_token
 from inscriptions.auth.signup import max_age as signup_max_age
 from inscriptions.extensions import db, login_manager
+from inscriptions.models import Account
 
 bp = Blueprint("auth", __name__)
 
@@ -210,10 +212,20 @@ def reset_password(token: str) -> ResponseReturnValue:
     if form.validate_on_submit():
         account.set_password(form.password.data)
         db.session.commit()
+        _tell_password_changed(account)
         logout_user()
         flash(_("Your password is changed. Log in with your new password."), "success")
         return redirect(url_for("auth.login"))
     return render_template("auth/reset.html", form=form, token=token)
+
+
+def _tell_password_changed(account: Account) -> None:
+    """E-mail the account holder that the password changed (after the commit), with the page to
+    get it back if it was not them."""
+    from inscriptions import jobs
+
+    jobs.enqueue("inscriptions.auth.reset:send_password_changed", account.id,
+                 _absolute(url_for("auth.forgot_password")), clock.now().isoformat())
 
 
 def _signed_in_account() -> str:
@@ -235,6 +247,7 @@ def change_password() -> ResponseReturnValue:
             remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
             account.set_password(form.password.data)
             db.session.commit()
+            _tell_password_changed(account)
             # A new login id (the fingerprint followed the password), and a new remember-me
             # cookie if this browser had one: the old ones now fail everywhere.
             login_user(account, remember=remembered)

@@ -3,13 +3,15 @@ and remember-me cookie of the account ends, and the current password is asked fi
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable
 from html import unescape
 
-from flask import Flask, g
+from flask import Flask, current_app, g
 from flask.testing import FlaskClient
 
+from inscriptions import clock
 from inscriptions.extensions import db
 from inscriptions.models import Account, Household
 
@@ -117,3 +119,26 @@ def test_staff_reach_it_from_the_menu_and_families_from_their_household(
 def test_anonymous_visitors_are_sent_to_log_in(client: FlaskClient) -> None:
     reply = client.get("/compte/mot-de-passe")
     assert reply.status_code == 302 and "/connexion" in reply.headers["Location"]
+
+
+def test_the_holder_is_told_by_email_when_and_how_to_get_the_account_back(
+    app: Flask, make_household: Callable[..., Household]
+) -> None:
+    app.config["WTF_CSRF_ENABLED"] = False
+    account = _family_account(make_household)
+    client = app.test_client()
+    _log_in(client, account.email, OLD)
+    clock.freeze(dt.datetime(2026, 11, 22, 19, 5, tzinfo=dt.UTC))  # 20:05 in Paris
+    try:
+        assert _change(client, "pas-le-bon-mot-de-passe", NEW).status_code == 400
+        sent = list(getattr(current_app.extensions["mailman"], "outbox", []))
+        assert sent == []  # nothing changed, nothing to tell
+        assert _change(client, OLD, NEW).status_code == 302
+    finally:
+        clock.freeze(None)
+    [notice] = current_app.extensions["mailman"].outbox
+    assert notice.to == [account.email]
+    assert "mot de passe" in notice.subject and "changé" in notice.subject
+    assert "dimanche 22 novembre 2026, 20:05" in notice.body
+    assert re.search(r"https?://\S+/mot-de-passe/oubli\b", notice.body)
+    assert NEW not in notice.body and OLD not in notice.body

@@ -156,6 +156,11 @@ def test_password_reset_link_works_once(app: Flask, client: FlaskClient,
     account = db.session.scalar(db.select(Account).filter_by(email=email))
     db.session.refresh(account)
     assert account.check_password(new_password)
+    # The holder is told, with the way back in should it not have been them.
+    notice = _sent()[-1]
+    assert len(_sent()) == 2 and notice.to == [email]
+    assert "changé" in notice.subject and "/mot-de-passe/oubli" in notice.body
+    assert new_password not in notice.body and "/mot-de-passe/nouveau/" not in notice.body
     # Used: the link is dead (the password hash it was bound to changed).
     assert client.get(path).status_code == 404
     assert client.post(path, data={"password": "another long password!", "password_confirm":
