@@ -49,8 +49,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--families", type=int, default=200, help="families per channel")
     parser.add_argument("--capacity", type=int, default=100, help="places in the one session")
     parser.add_argument("--db-name", default="bench_profile_booking", help="database created (and dropped)")
-    parser.add_argument("--profile", choices=["web", "confirm", "counter", "api"], default=None,
-                        help="print a cProfile of this request kind (web = POST + GET)")
+    parser.add_argument("--profile", choices=["web", "confirm", "page", "counter", "api"], default=None,
+                        help="print a cProfile of this request kind (web = POST + GET; confirm = the POST, "
+                             "page = the confirmation GET)")
     parser.add_argument("--callees", action="append", default=[], metavar="FUNCTION",
                         help="with --profile: also print what FUNCTION (a pstats pattern) calls")
     parser.add_argument("--by-package", action="store_true",
@@ -124,8 +125,8 @@ def arrive(app: Any, family: od.Family) -> Client:
     return client
 
 
-PROFILED_KIND = {"web": "web confirm POST", "confirm": "web confirm POST", "counter": "counter POST",
-                 "api": "api POST"}
+PROFILED_KIND = {"web": "web confirm POST", "confirm": "web confirm POST", "page": "web confirmation GET",
+                 "counter": "counter POST", "api": "api POST"}
 
 
 def package_of(filename: str) -> str:
@@ -206,9 +207,11 @@ def main(argv: list[str] | None = None) -> int:
                 if profiler and args.profile == "confirm":
                     profiler.disable()
                 assert reply.status_code == 302 and "/confirmation" in reply.headers["Location"], reply.status_code
+                if profiler and args.profile == "page":
+                    profiler.enable()
                 page = measure(samples, counter, "web confirmation GET",
                                lambda c=client, r=reply: c.get(r.headers["Location"]))
-                if profiler and args.profile == "web":
+                if profiler and args.profile in ("web", "page"):
                     profiler.disable()
                 assert page.status_code == 200
             else:

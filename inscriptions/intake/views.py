@@ -289,6 +289,13 @@ class ScanEntry(CounterEntry):
         """Top-level fields whose input is replaced by a note (a sensitive value was read and withheld)."""
         return {name for name in self.withheld if not isinstance(self.lookup.get(name), s.GroupField)}
 
+    @property
+    def withheld_rows(self) -> dict[str, list[dict[str, Any]]]:
+        """Group fields with sensitive sub-answers read and withheld: per row (as read), the
+        sub-fields whose input is replaced by a note."""
+        return {name: rows for name, rows in self.withheld.items()
+                if isinstance(self.lookup.get(name), s.GroupField)}
+
     def collect(self, store: Store | None) -> dict[str, dict[str, str]]:
         """Read the raw answers typed, with the sensitive values withheld from the agent put back."""
         # Group rows: the form drops blank rows on submit, so the values read go into the row
@@ -302,10 +309,12 @@ class ScanEntry(CounterEntry):
                 subs = {sub.name: sub for sub in self.lookup[name].fields}
                 for entry, row in zip(form[name].entries, rows, strict=False):
                     for key, value in row.items():
+                        if key not in subs:
+                            continue
+                        # The page showed a note, not an input: a value posted for it is ignored.
                         bound = entry.form[key]
-                        if (_blank(bound.data) or bound.data is False) and key in subs:  # typed wins
-                            restore.append((bound, bound.data))
-                            bound.data = web.data_from_raw([subs[key]], {key: value}).get(key)
+                        restore.append((bound, bound.data))
+                        bound.data = web.data_from_raw([subs[key]], {key: value}).get(key)
         try:
             problems = super().collect(store)
         finally:
@@ -412,6 +421,7 @@ def document(token: str) -> Any:
         "intake/document.html", entry=entry, household=household, service=service, token=token,
         pages=pages, review=review, review_by_field=by_path,
         crops=_crops_by_field(pages, sensitive_ok), withheld=entry.hidden_names,
+        withheld_rows=entry.withheld_rows,
         error_links=entry.error_links(), file_names={},
     ), (422 if posted else 200)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, render_template_string
 from service_helpers import small_service, write_services
 from werkzeug.datastructures import MultiDict
 
@@ -61,8 +61,8 @@ def test_withheld_values_are_merged_into_the_answers_typed(
     service = registry().get("groupes")
     household = make_household()
     shown, withheld = withhold_sensitive(service.definition, READ)
-    # The agent typed row 0's name, left row 1 blank, typed row 2's name and its (visible to
-    # nobody here) allergy answer; a value posted for the hidden top-level field is ignored.
+    # The agent typed row 0's name, left row 1 blank and typed row 2's name; values posted for
+    # the hidden answers (a crafted request: the page shows notes, no inputs) are ignored.
     posted = MultiDict([("diet", "sans_porc"), ("people-0-name", "Jeanne"), ("people-1-name", ""),
                         ("people-2-name", "Paul"), ("people-2-allergic", "yes"), ("asthma", "no")])
     entry = ScanEntry(service, current_version(service), household, [], "paper", formdata=posted,
@@ -71,7 +71,7 @@ def test_withheld_values_are_merged_into_the_answers_typed(
     assert entry.collect(None) == {}
     (answers,) = [p.answers for p in entry.inputs()]
     assert answers["asthma"] == "yes"
-    assert answers["people"] == [{"name": "Jeanne", "allergic": "yes"}, {"name": "Paul", "allergic": "yes"}]
+    assert answers["people"] == [{"name": "Jeanne", "allergic": "yes"}, {"name": "Paul", "allergic": "no"}]
     # The form itself does not keep the values read (a page shown again does not show them).
     assert entry.shared_form["people"].entries[0].form["allergic"].data in (None, "")
 
@@ -86,3 +86,30 @@ def test_entry_form_prefilled_without_the_sensitive_values(
     assert entry.shared_form["diet"].data == "sans_porc"
     assert entry.shared_form["asthma"].data in (None, "")
     assert all(e.form["allergic"].data in (None, "") for e in entry.shared_form["people"].entries)
+
+
+def test_withheld_sub_answers_show_a_note_in_their_row_and_no_input(
+    app: Flask, make_household: Callable[..., Household]
+) -> None:
+    service = registry().get("groupes")
+    shown, withheld = withhold_sensitive(service.definition, READ)
+    entry = ScanEntry(service, current_version(service), make_household(), [], "paper",
+                      prefill=shown, withheld=withheld)
+    assert entry.withheld_rows == {"people": [{"allergic": "yes"}, {}, {"allergic": "no"}]}
+    def render_field(*args: Any) -> str:
+        # As intake/document.html does, in one of the intake's pages (its template helpers).
+        with app.test_request_context("/guichet/numerisation/"):
+            return render_template_string(
+                '{% import "portal/_fields.html" as f with context %}{{ f.render_field(*args) }}', args=args)
+
+    html = render_field(entry.shared_form["people"], {}, entry.withheld_rows["people"])
+    # Rows 1 and 3 had an answer read: a note, no input, and the value is nowhere in the page.
+    assert 'name="people-0-allergic"' not in html and 'name="people-2-allergic"' not in html
+    assert 'id="people-0-allergic-field"' in html and 'id="people-2-allergic-field"' in html
+    assert html.count("field--withheld") == 2
+    # Row 2 had nothing read: its input is there, like any other; the names are inputs everywhere.
+    assert 'name="people-1-allergic"' in html
+    assert all(f'name="people-{i}-name"' in html for i in range(3))
+    # Without withheld rows (an agent with the permission), every input is shown.
+    plain = render_field(entry.shared_form["people"], {})
+    assert "field--withheld" not in plain and 'name="people-0-allergic"' in plain
