@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from flask import current_app, render_template
-from flask_mailman import EmailMessage
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from inscriptions.definitions.registry import definition_for
 from inscriptions.extensions import db
+from inscriptions.mail import send_templated
 from inscriptions.models import Account, Guardian, Registration
 from inscriptions.pricing import euros
 from inscriptions.registrations.status import status_label
@@ -50,20 +49,12 @@ def registration_received(batch: str) -> int:
     if not recipients:
         return 0
     defn = definition_for(regs[0].form_version_id)
-    town = current_app.extensions["inscriptions.town"]
     context = {
         "registrations": regs,
         "service": defn,
-        "town": town,
         # Siblings booked together share one status (all accepted, or all on the waiting list).
         "status": regs[0].status,
         "status_label": status_label,
         "euros": euros,
     }
-    message = EmailMessage(
-        subject=render_template("emails/registration_received_subject.txt", **context).strip(),
-        body=render_template("emails/registration_received.txt", **context),
-        from_email=str(town.contact.email) if town.contact.email else None,
-        to=recipients,
-    )
-    return message.send()
+    return send_templated("emails/registration_received", recipients, **context)

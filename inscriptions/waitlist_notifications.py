@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from flask import current_app, render_template
-from flask_mailman import EmailMessage
 from sqlalchemy import select
 
 from inscriptions.definitions.registry import definition_for
 from inscriptions.extensions import db
+from inscriptions.mail import send_templated
 from inscriptions.models import Registration, Status
 from inscriptions.notifications import household_emails, status_label
 from inscriptions.pricing import euros
@@ -33,7 +32,6 @@ def _send(registration_ids: Sequence[int], statuses: tuple[str, ...], template: 
     by_household: dict[int, list[Registration]] = defaultdict(list)
     for reg in regs:
         by_household[reg.household_id].append(reg)
-    town = current_app.extensions["inscriptions.town"]
     sent = 0
     for household_id, items in by_household.items():
         recipients = household_emails(household_id)
@@ -43,20 +41,13 @@ def _send(registration_ids: Sequence[int], statuses: tuple[str, ...], template: 
         context = {
             "registrations": items,
             "service": definition_for(items[0].form_version_id),
-            "town": town,
             "status": items[0].status,
             "status_label": status_label,
             "euros": euros,
             "deadline": moment_text(items[0].offer_expires_at) if items[0].offer_expires_at else None,
             "answer_url": public_url("portal.registration_detail", reference=items[0].reference),
         }
-        message = EmailMessage(
-            subject=render_template(f"emails/{template}_subject.txt", **context).strip(),
-            body=render_template(f"emails/{template}.txt", **context),
-            from_email=str(town.contact.email) if town.contact.email else None,
-            to=recipients,
-        )
-        sent += message.send()
+        sent += send_templated(f"emails/{template}", recipients, **context)
     return sent
 
 

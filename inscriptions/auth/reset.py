@@ -12,12 +12,12 @@ import datetime as dt
 import hashlib
 import hmac
 
-from flask import current_app, render_template
+from flask import current_app
 from flask_babel import format_datetime
-from flask_mailman import EmailMessage
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from inscriptions.extensions import db
+from inscriptions.mail import send_templated
 from inscriptions.models import Account
 
 SALT = "inscriptions.password-reset"
@@ -63,16 +63,8 @@ def send_password_reset(account_id: int, link: str) -> int:
     account = db.session.get(Account, account_id)
     if account is None:
         return 0
-    town = current_app.extensions["inscriptions.town"]
-    context = {"link": link, "town": town,
-               "minutes": current_app.config["PASSWORD_RESET_MAX_AGE"] // 60}
-    message = EmailMessage(
-        subject=render_template("emails/password_reset_subject.txt", **context).strip(),
-        body=render_template("emails/password_reset.txt", **context),
-        from_email=str(town.contact.email) if town.contact.email else None,
-        to=[account.email],
-    )
-    return message.send()
+    return send_templated("emails/password_reset", [account.email], link=link,
+                          minutes=current_app.config["PASSWORD_RESET_MAX_AGE"] // 60)
 
 
 def send_password_changed(account_id: int, reset_link: str, changed_at: str) -> int:
@@ -86,13 +78,5 @@ def send_password_changed(account_id: int, reset_link: str, changed_at: str) -> 
     account = db.session.get(Account, account_id)
     if account is None:
         return 0
-    town = current_app.extensions["inscriptions.town"]
     when = format_datetime(dt.datetime.fromisoformat(changed_at), "EEEE d MMMM y, HH:mm")
-    context = {"town": town, "link": reset_link, "when": when}
-    message = EmailMessage(
-        subject=render_template("emails/password_changed_subject.txt", **context).strip(),
-        body=render_template("emails/password_changed.txt", **context),
-        from_email=str(town.contact.email) if town.contact.email else None,
-        to=[account.email],
-    )
-    return message.send()
+    return send_templated("emails/password_changed", [account.email], link=reset_link, when=when)

@@ -23,10 +23,10 @@ import zlib
 from dataclasses import asdict, dataclass
 
 from cryptography.fernet import Fernet, InvalidToken
-from flask import current_app, render_template
-from flask_mailman import EmailMessage
+from flask import current_app
 
 from inscriptions.extensions import db
+from inscriptions.mail import send_templated
 from inscriptions.models import Account
 
 SALT = "inscriptions.signup"
@@ -87,15 +87,7 @@ def pending_signup_for_token(token: str) -> PendingSignup | None:
 
 
 def _send(template: str, to: str, **context: object) -> int:
-    town = current_app.extensions["inscriptions.town"]
-    context = {"town": town, **context}
-    message = EmailMessage(
-        subject=render_template(f"emails/{template}_subject.txt", **context).strip(),
-        body=render_template(f"emails/{template}.txt", **context),
-        from_email=str(town.contact.email) if town.contact.email else None,
-        to=[to],
-    )
-    return message.send()
+    return send_templated(f"emails/{template}", [to], **context)
 
 
 def send_signup_confirmation(link: str) -> int:

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from flask import current_app, render_template
-from flask_mailman import EmailMessage
 from sqlalchemy import select
 
 from inscriptions.definitions.registry import definition_for
 from inscriptions.extensions import db
+from inscriptions.mail import send_templated
 from inscriptions.models import Registration
 from inscriptions.notifications import household_emails, status_label
 from inscriptions.pricing import euros
@@ -32,7 +31,6 @@ def status_changed(registration_ids: Sequence[int], status: str) -> int:
         )
         if r.status == status
     ]
-    town = current_app.extensions["inscriptions.town"]
     sent = 0
     households: dict[int, list[Registration]] = {}
     for reg in regs:
@@ -45,18 +43,11 @@ def status_changed(registration_ids: Sequence[int], status: str) -> int:
         context = {
             "registrations": items,
             "service": definition_for(items[0].form_version_id),
-            "town": town,
             "status": status,
             "status_label": status_label,
             "euros": euros,
             "reason": last.reason if last is not None and last.to_status == status else "",
             "detail_url": public_url("portal.registration_detail", reference=items[0].reference),
         }
-        message = EmailMessage(
-            subject=render_template("backoffice/emails/status_changed_subject.txt", **context).strip(),
-            body=render_template("backoffice/emails/status_changed.txt", **context),
-            from_email=str(town.contact.email) if town.contact.email else None,
-            to=recipients,
-        )
-        sent += message.send()
+        sent += send_templated("backoffice/emails/status_changed", recipients, **context)
     return sent

@@ -20,14 +20,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from flask import current_app, render_template
-from flask_mailman import EmailMessage
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from inscriptions.audit import Action, log_access
 from inscriptions.clock import utcnow_naive
 from inscriptions.extensions import db
+from inscriptions.mail import send_templated
 from inscriptions.models import Account, AuditEvent, Registration
 from inscriptions.models.audit import retention_purge
 from inscriptions.privacy.anonymise import (
@@ -91,14 +90,7 @@ def _last_activity(account: Account) -> dt.datetime:
 
 
 def _warn(account: Account, deletion_on: dt.datetime) -> None:
-    town = current_app.extensions["inscriptions.town"]
-    context = {"town": town, "account": account, "deletion_on": deletion_on}
-    EmailMessage(
-        subject=render_template("privacy/email_inactive_subject.txt", **context).strip(),
-        body=render_template("privacy/email_inactive.txt", **context),
-        from_email=str(town.contact.email) if town.contact.email else None,
-        to=[account.email],
-    ).send()
+    send_templated("privacy/email_inactive", [account.email], account=account, deletion_on=deletion_on)
 
 
 def purge(*, dry_run: bool = False, actor_id: int | None = None) -> PurgeReport:

@@ -440,7 +440,7 @@ def test_failing_email_does_not_undo_the_registration(app, make_household, book,
     def broken_send(self: Any, fail_silently: bool = False) -> int:
         raise ConnectionRefusedError("SMTP server down")
 
-    monkeypatch.setattr("inscriptions.notifications.EmailMessage.send", broken_send)
+    monkeypatch.setattr("inscriptions.mail.EmailMessage.send", broken_send)
     household = make_household()
     outcome = book("cantine", household, children=household.children, answers=CANTEEN_ANSWERS)
     assert outcome.status == "accepted"
