@@ -46,6 +46,14 @@ def app(make_app: Callable[..., Flask], tmp_path: Path) -> Iterator[Flask]:
         yield application
 
 
+def _entry(household: Household, formdata: MultiDict | None = None) -> ScanEntry:  # type: ignore[type-arg]
+    """The scan entry of READ for an agent without the permission, as intake.views.document builds it."""
+    service = registry().get("groupes")
+    shown, withheld = withhold_sensitive(service.definition, READ)
+    return ScanEntry(service, current_version(service), household, [], "paper", formdata=formdata,
+                     prefill=shown, withheld=withheld)
+
+
 def test_withhold_sensitive_splits_top_level_fields_and_group_sub_fields(app: Flask) -> None:
     defn = registry().get("groupes").definition
     shown, withheld = withhold_sensitive(defn, READ)
@@ -58,15 +66,11 @@ def test_withhold_sensitive_splits_top_level_fields_and_group_sub_fields(app: Fl
 def test_withheld_values_are_merged_into_the_answers_typed(
     app: Flask, make_household: Callable[..., Household]
 ) -> None:
-    service = registry().get("groupes")
-    household = make_household()
-    shown, withheld = withhold_sensitive(service.definition, READ)
     # The agent typed row 0's name, left row 1 blank and typed row 2's name; values posted for
     # the hidden answers (a crafted request: the page shows notes, no inputs) are ignored.
     posted = MultiDict([("diet", "sans_porc"), ("people-0-name", "Jeanne"), ("people-1-name", ""),
                         ("people-2-name", "Paul"), ("people-2-allergic", "yes"), ("asthma", "no")])
-    entry = ScanEntry(service, current_version(service), household, [], "paper", formdata=posted,
-                      prefill=shown, withheld=withheld)
+    entry = _entry(make_household(), posted)
     assert entry.hidden_names == {"asthma"}
     assert entry.collect(None) == {}
     (answers,) = [p.answers for p in entry.inputs()]
@@ -79,10 +83,7 @@ def test_withheld_values_are_merged_into_the_answers_typed(
 def test_entry_form_prefilled_without_the_sensitive_values(
     app: Flask, make_household: Callable[..., Household]
 ) -> None:
-    service = registry().get("groupes")
-    shown, withheld = withhold_sensitive(service.definition, READ)
-    entry = ScanEntry(service, current_version(service), make_household(), [], "paper",
-                      prefill=shown, withheld=withheld)
+    entry = _entry(make_household())
     assert entry.shared_form["diet"].data == "sans_porc"
     assert entry.shared_form["asthma"].data in (None, "")
     assert all(e.form["allergic"].data in (None, "") for e in entry.shared_form["people"].entries)
@@ -91,10 +92,7 @@ def test_entry_form_prefilled_without_the_sensitive_values(
 def test_withheld_sub_answers_show_a_note_in_their_row_and_no_input(
     app: Flask, make_household: Callable[..., Household]
 ) -> None:
-    service = registry().get("groupes")
-    shown, withheld = withhold_sensitive(service.definition, READ)
-    entry = ScanEntry(service, current_version(service), make_household(), [], "paper",
-                      prefill=shown, withheld=withheld)
+    entry = _entry(make_household())
     assert entry.withheld_rows == {"people": [{"allergic": "yes"}, {}, {"allergic": "no"}]}
     def render_field(*args: Any) -> str:
         # As intake/document.html does, in one of the intake's pages (its template helpers).
