@@ -308,15 +308,15 @@ def create_families(app: Any, channels: list[str]) -> tuple[list[Family], str]:
     deliberately slow; the log-in still checks it for every family).
     """
     from sqlalchemy import insert
-    from werkzeug.security import generate_password_hash
 
     from inscriptions.api.tokens import PREFIX, hash_token, issue_token
+    from inscriptions.auth.passwords import hash_password
     from inscriptions.extensions import db
     from inscriptions.models import Account, ApiToken, Child, Guardian, Household
     from inscriptions.permissions import grant_role
 
     count = len(channels)
-    password_hash = generate_password_hash(PASSWORD)
+    password_hash = hash_password(PASSWORD)
     with app.app_context():
         def bulk(model: Any, rows: list[dict[str, Any]]) -> list[int]:
             stmt = insert(model).returning(model.id, sort_by_parameter_order=True)

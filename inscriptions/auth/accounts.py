@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from inscriptions import clock
+from inscriptions.auth.passwords import hash_password, needs_rehash, verify_password
 from inscriptions.extensions import db
 from inscriptions.models import Account, Guardian, Household
 
@@ -51,21 +51,25 @@ def find_account(email: str) -> Account | None:
 
 @cache
 def _dummy_hash() -> str:
-    return generate_password_hash("no account has this password")
+    return hash_password("no account has this password")
 
 
 def authenticate(email: str, password: str) -> Account | None:
     """The active account matching ``email`` and ``password``, or None.
 
     When the e-mail is unknown a hash is still checked, so the answer takes as long either way
-    and response times do not reveal which e-mails have an account.
+    and response times do not reveal which e-mails have an account. A hash in an earlier format
+    is replaced by today's (saved with the log-in, :func:`record_login`): the account's other
+    sessions then end, as after a password change (see :meth:`Account.get_id`).
     """
     account = find_account(email)
     if account is None:
-        check_password_hash(_dummy_hash(), password)
+        verify_password(_dummy_hash(), password)
         return None
     if not account.check_password(password) or not account.is_active:
         return None
+    if needs_rehash(account.password_hash):
+        account.set_password(password)
     return account
 
 

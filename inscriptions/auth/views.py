@@ -8,7 +8,6 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
-from werkzeug.security import generate_password_hash
 
 from inscriptions import clock
 from inscriptions.auth.accounts import (
@@ -20,6 +19,7 @@ from inscriptions.auth.accounts import (
 )
 from inscriptions.auth.forms import ChangePasswordForm, LoginForm, NewPasswordForm, ResetRequestForm, SignupForm
 from inscriptions.auth.limits import failed_login, limiter, limits_off, setting, submitted_email
+from inscriptions.auth.passwords import hash_password
 from inscriptions.auth.reset import account_for_reset_token, dummy_reset_token, make_reset_token
 from inscriptions.auth.signup import PendingSignup, make_signup_token, pending_signup_for_token
 from inscriptions.auth.signup import max_age as signup_max_age
@@ -70,7 +70,7 @@ def signup() -> ResponseReturnValue:
         # answer's timing does not tell either.
         pending = PendingSignup(
             email=form.email.data,
-            password_hash=generate_password_hash(form.password.data),
+            password_hash=hash_password(form.password.data),
             first_name=form.first_name.data,
             last_name=form.last_name.data,
             phone=form.phone.data or None,

@@ -11,8 +11,8 @@ from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import Boolean, DateTime, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-from werkzeug.security import check_password_hash, generate_password_hash
 
+from inscriptions.auth.passwords import hash_password, verify_password
 from inscriptions.clock import utcnow_naive
 from inscriptions.extensions import db
 from inscriptions.models.household import Guardian, Household
@@ -71,8 +71,7 @@ class Account(UserMixin, db.Model):
         return self.guardian.household if self.guardian else None
 
     def set_password(self, password: str) -> None:
-        # Werkzeug's default is scrypt with a random salt.
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = hash_password(password)
 
     def check_password(self, password: str) -> bool:
-        return check_password_hash(self.password_hash, password)
+        return verify_password(self.password_hash, password)

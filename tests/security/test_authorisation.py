@@ -229,9 +229,9 @@ _HASH: dict[str, str] = {}
 def _password_hash() -> str:
     # Hashing is slow on purpose: hash once, give every account of the world the same password.
     if not _HASH:
-        from werkzeug.security import generate_password_hash
+        from inscriptions.auth.passwords import hash_password
 
-        _HASH["value"] = generate_password_hash(PASSWORD)
+        _HASH["value"] = hash_password(PASSWORD)
     return _HASH["value"]
 
 
