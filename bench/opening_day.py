@@ -170,10 +170,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--worker-nice", type=int, default=10,
                         help="niceness of the jobs worker (docs/production.md's unit sets Nice=10: bookings "
                              "get the CPU first, e-mails trail; 0 runs it at the web's priority)")
+    parser.add_argument("--no-floor", dest="floor", action="store_false",
+                        help="skip the floor app (bench/floor_app.py: only what any booking must do)")
     parser.add_argument("--keep", action="store_true", help="keep the database and the work folder")
     args = parser.parse_args(argv)
     if args.quick:
         args.attempts, args.capacity, args.concurrency = 60, 10, 20
+    if args.jobs_backend != "rq":
+        args.floor = False  # the floor's e-mail job is an RQ job
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", args.db_name):
         parser.error("--db-name: lower-case letters, digits and underscores only")
     if min(args.attempts, args.capacity, args.concurrency) < 1:
@@ -439,15 +443,22 @@ class Server:
 class JobsWorker:
     """One ``inscriptions jobs worker`` on the run's queue (the rq backend), logging to a file."""
 
-    def __init__(self, env: dict[str, str], log: Path, nice: int = 0):
-        self.queue = env["INSCRIPTIONS_JOBS_QUEUE"]
+    def __init__(self, env: dict[str, str], log: Path, nice: int = 0, queue: str | None = None):
+        self.queue = queue or env["INSCRIPTIONS_JOBS_QUEUE"]
         self.redis_url = env["INSCRIPTIONS_REDIS_URL"]
+        if queue is None:
+            command = [str(INSCRIPTIONS), "jobs", "worker", "--log-level", "WARNING"]
+        else:
+            # The floor app's jobs: RQ's own worker, importing them from bench/.
+            # The application's worker shape: jobs in the worker process, JSON arguments.
+            command = [str(BIN / "rq"), "worker", "--url", self.redis_url, "--logging_level", "WARNING",
+                       "--worker-class", "rq.SimpleWorker", "--serializer", "rq.serializers.JSONSerializer",
+                       "--path", str(ROOT / "bench"), self.queue]
         with log.open("wb") as out:
             # At the niceness systemd's Nice= gives it in docs/production.md's worker unit.
             prefix = ["nice", "-n", str(nice)] if nice else []
             self.process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
-                [*prefix, str(INSCRIPTIONS), "jobs", "worker", "--log-level", "WARNING"],
-                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                [*prefix, *command], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
             )
 
     def _queue(self) -> Any:
@@ -929,6 +940,9 @@ class Run:
     bare_rates: list[float] = field(default_factory=list)
     bare_cpu: list[dict[str, float]] = field(default_factory=list)
     bare_latency: list[Sample] = field(default_factory=list)
+    floor_rate: float = 0.0
+    floor_latency: dict[str, float] = field(default_factory=dict)
+    floor_cpu: dict[str, float] = field(default_factory=dict)
     arrival_s: float = 0.0
     booking_s: float = 0.0
     booking_cpu: dict[str, float] = field(default_factory=dict)
@@ -979,6 +993,73 @@ def measure_bare(run: Run, env: dict[str, str], workdir: Path, servers: list[Ser
     stats = latency(recorder.samples)
     print(f"bare app: {rate:.0f} inserts/s, p50 {stats['p50']} ms, p99 {stats['p99']} ms; "
           f"CPU ms per insert {cpu}")
+
+
+def floor_arrive(client: Client, family: Family) -> None:
+    """A floor web family is logged in and holds the page with its CSRF token (not measured)."""
+    page = expect(client.request("floor arrival", "GET arrive", "GET", f"/arrive/{family.index + 1}",
+                                 cookies=family.cookies), 200, "floor arrival")
+    family.csrf = csrf_token(page.text())
+
+
+def floor_book(client: Client, family: Family) -> None:
+    """The same booking as :func:`book`, on the floor app (no 503 there: no lock timeout)."""
+    if family.channel == "web":
+        reply = client.request("floor", "book web", "POST", "/book",
+                               body=urlencode({"csrf_token": family.csrf}).encode(),
+                               headers={"Content-Type": "application/x-www-form-urlencoded"},
+                               cookies=family.cookies)
+        expect(reply, 302, "floor web booking")
+        expect(client.request("floor", "book web → GET", "GET", _local_path(reply.headers["Location"]),
+                              cookies=family.cookies), 200, "floor confirmation page")
+    else:
+        reply = client.request("floor", f"book {family.channel}", "POST", "/api/book", body=b"{}",
+                               headers={"Authorization": f"Bearer {family.token}",
+                                        "Content-Type": "application/json"})
+        expect(reply, 201, f"floor {family.channel} booking")
+
+
+def measure_floor(run: Run, env: dict[str, str], workdir: Path, servers: list[Server]) -> None:
+    """The floor app (bench/floor_app.py): the same families, mix, order and clients as the real
+    booking phase, doing only what any booking must do on this stack."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from floor_app import create_tables  # type: ignore[import-not-found]
+
+    args = run.args
+    families = [Family(f.index, f.channel, f.email, f.household_id, f.child_id, token=f"floor-{f.index}")
+                for f in run.families]
+    create_tables(env["INSCRIPTIONS_DATABASE_URL"], args.capacity, [f.token or "" for f in families])
+    queue = f"{env['INSCRIPTIONS_JOBS_QUEUE']}-floor"
+    floor_env = dict(env, BENCH_BARE_DATABASE_URL=env["INSCRIPTIONS_DATABASE_URL"], BENCH_FLOOR_QUEUE=queue)
+    worker = JobsWorker(floor_env, workdir / "floor-jobs.log", nice=args.worker_nice, queue=queue)
+    worker.check_redis()
+    floor = Server("floor app", "floor_app:create_floor_app()", floor_env, args.workers, workdir / "floor.log",
+                   extra_args=["--pythonpath", str(ROOT / "bench")])
+    servers.append(floor)
+    recorder = Recorder()
+    try:
+        floor.wait_ready()
+        run_phase([f for f in families if f.channel == "web"], args, floor.port, Recorder(), floor_arrive)
+        random.Random(args.seed + 1).shuffle(families)
+        for family in families:
+            family.outcome = ""
+        meter = CpuMeter(floor, args.db_name, worker)
+        before = meter.sample()
+        elapsed = run_phase(families, args, floor.port, recorder, floor_book)
+        done = sum(1 for f in families if f.outcome == "ok")
+        worker.drain()
+        run.floor_cpu = meter.per_operation(before, meter.sample(), done)
+    finally:
+        floor.stop()
+        servers.remove(floor)
+        worker.stop()
+    failed = Counter(f.outcome for f in families if f.outcome != "ok")
+    if failed:
+        raise SystemExit(f"floor app: failed bookings {dict(failed.most_common(5))}; see {workdir / 'floor.log'}")
+    run.floor_rate = done / elapsed
+    run.floor_latency = latency(s for s in recorder.samples if not s.label.endswith("GET"))
+    print(f"floor app: {run.floor_rate:.0f} bookings/s, p50 {run.floor_latency['p50']} ms, "
+          f"p99 {run.floor_latency['p99']} ms; CPU ms per booking {run.floor_cpu}")
 
 
 def simulate(run: Run, env: dict[str, str], agent_token: str, workdir: Path, servers: list[Server]) -> None:
@@ -1062,6 +1143,13 @@ def summarise(run: Run) -> dict[str, Any]:
         "bookings_per_s": round(bookings_per_s, 1),
         "bare_insert_per_s": round(bare_rate, 1),
         "ratio": round(bookings_per_s / bare_rate, 3) if bare_rate else 0.0,
+        # The same mix on bench/floor_app.py (only what any booking must do): the highest
+        # ratio an application could reach here, and its booking request latency.
+        "floor_bookings_per_s": round(run.floor_rate, 1),
+        "floor_ratio": round(run.floor_rate / bare_rate, 3) if bare_rate else 0.0,
+        "floor_p50_ms": run.floor_latency.get("p50"),
+        "floor_p99_ms": run.floor_latency.get("p99"),
+        "floor_cpu_ms": run.floor_cpu,
         "p50_ms": latency(booking_requests)["p50"],
         "p99_ms": latency(booking_requests)["p99"],
         "all_p50_ms": latency(samples)["p50"],
@@ -1090,6 +1178,9 @@ def summarise(run: Run) -> dict[str, Any]:
     print(f"booking phase: {bookings_per_s:.1f} bookings/s vs bare {bare_rate:.1f} inserts/s "
           f"({' and '.join(f'{r:.0f}' for r in run.bare_rates)}): ratio {result['ratio']}")
     print(f"CPU ms per booking {run.booking_cpu} vs per bare insert {bare_cpu}")
+    print(f"floor (only what any booking must do, same mix): {run.floor_rate:.1f} bookings/s: "
+          f"ratio {result['floor_ratio']}, p99 {result['floor_p99_ms']} ms; the application reaches "
+          f"{bookings_per_s / run.floor_rate:.0%} of it" if run.floor_rate else "floor: not measured")
     for channel in CHANNELS:
         stats = latency(s for s in booking_requests if s.label == f"book {channel}")
         if stats["n"]:
@@ -1131,6 +1222,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{time.perf_counter() - started:.1f}s")
         measure_bare(run, env, workdir, servers)  # the stack's limit, before...
         simulate(run, env, agent_token, workdir, servers)
+        if args.floor:
+            measure_floor(run, env, workdir, servers)
         measure_bare(run, env, workdir, servers)  # ... and after
         run.database = database_figures(app, args.capacity)
         result = summarise(run)
