@@ -943,6 +943,7 @@ class Run:
     floor_rate: float = 0.0
     floor_latency: dict[str, float] = field(default_factory=dict)
     floor_cpu: dict[str, float] = field(default_factory=dict)
+    floor_held: int = 0
     arrival_s: float = 0.0
     booking_s: float = 0.0
     booking_cpu: dict[str, float] = field(default_factory=dict)
@@ -1019,6 +1020,17 @@ def floor_book(client: Client, family: Family) -> None:
         expect(reply, 201, f"floor {family.channel} booking")
 
 
+def floor_held(db_url: str) -> int:
+    """Places the floor app gave (it must not oversell either, or it would be no floor)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        held = conn.execute(text("SELECT count(*) FROM floor_bookings WHERE status = 'accepted'")).scalar_one()
+    engine.dispose()
+    return int(held)
+
+
 def measure_floor(run: Run, env: dict[str, str], workdir: Path, servers: list[Server]) -> None:
     """The floor app (bench/floor_app.py): the same families, mix, order and clients as the real
     booking phase, doing only what any booking must do on this stack."""
@@ -1057,6 +1069,7 @@ def measure_floor(run: Run, env: dict[str, str], workdir: Path, servers: list[Se
     if failed:
         raise SystemExit(f"floor app: failed bookings {dict(failed.most_common(5))}; see {workdir / 'floor.log'}")
     run.floor_rate = done / elapsed
+    run.floor_held = floor_held(env["INSCRIPTIONS_DATABASE_URL"])
     run.floor_latency = latency(s for s in recorder.samples if not s.label.endswith("GET"))
     print(f"floor app: {run.floor_rate:.0f} bookings/s, p50 {run.floor_latency['p50']} ms, "
           f"p99 {run.floor_latency['p99']} ms; CPU ms per booking {run.floor_cpu}")
@@ -1150,6 +1163,7 @@ def summarise(run: Run) -> dict[str, Any]:
         "floor_p50_ms": run.floor_latency.get("p50"),
         "floor_p99_ms": run.floor_latency.get("p99"),
         "floor_cpu_ms": run.floor_cpu,
+        "floor_overbooked": max(0, run.floor_held - args.capacity),
         "p50_ms": latency(booking_requests)["p50"],
         "p99_ms": latency(booking_requests)["p99"],
         "all_p50_ms": latency(samples)["p50"],
