@@ -2,7 +2,8 @@
 
 No timing is asserted (the machine may be busy): only that the run completes, prints its JSON
 summary last, never oversells a place, never answers 5xx, and that the database agrees with
-what the clients were told. The run uses its own database on the server of
+what the clients were told; the floor app (only what any booking must do) books the same
+families without overselling either. The run uses its own database on the server of
 ``INSCRIPTIONS_TEST_DATABASE_URL`` (never the test database itself) and drops it at the end.
 """
 
@@ -63,3 +64,11 @@ def test_quick_run_books_every_place_once_without_errors() -> None:
     assert result["accepted"] == 10
     assert result["accepted"] + result["waitlisted"] == result["completed"] > 0
     assert result["bookings_per_s"] > 0 and result["bare_insert_per_s"] > 0
+
+    # The floor app (bench/floor_app.py) booked the same families: a correct booking too (its
+    # places never oversold), measured, and its ratio computed from the same bare figure.
+    assert result["floor_overbooked"] == 0, output[-4000:]
+    assert result["floor_bookings_per_s"] > 0, output[-4000:]
+    assert result["floor_ratio"] == pytest.approx(
+        result["floor_bookings_per_s"] / result["bare_insert_per_s"], abs=0.002)
+    assert 0 < result["floor_p50_ms"] <= result["floor_p99_ms"]
