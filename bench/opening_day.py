@@ -1156,14 +1156,16 @@ def summarise(run: Run) -> dict[str, Any]:
         "bookings_per_s": round(bookings_per_s, 1),
         "bare_insert_per_s": round(bare_rate, 1),
         "ratio": round(bookings_per_s / bare_rate, 3) if bare_rate else 0.0,
-        # The same mix on bench/floor_app.py (only what any booking must do): the highest
-        # ratio an application could reach here, and its booking request latency.
-        "floor_bookings_per_s": round(run.floor_rate, 1),
-        "floor_ratio": round(run.floor_rate / bare_rate, 3) if bare_rate else 0.0,
-        "floor_p50_ms": run.floor_latency.get("p50"),
-        "floor_p99_ms": run.floor_latency.get("p99"),
-        "floor_cpu_ms": run.floor_cpu,
-        "floor_overbooked": max(0, run.floor_held - args.capacity),
+        **({
+            # The same mix on bench/floor_app.py (only what any booking must do): the highest
+            # ratio an application could reach here, and its booking request latency.
+            "floor_bookings_per_s": round(run.floor_rate, 1),
+            "floor_ratio": round(run.floor_rate / bare_rate, 3) if bare_rate else 0.0,
+            "floor_p50_ms": run.floor_latency["p50"],
+            "floor_p99_ms": run.floor_latency["p99"],
+            "floor_cpu_ms": run.floor_cpu,
+            "floor_overbooked": max(0, run.floor_held - args.capacity),
+        } if run.floor_rate else {}),
         "p50_ms": latency(booking_requests)["p50"],
         "p99_ms": latency(booking_requests)["p99"],
         "all_p50_ms": latency(samples)["p50"],
