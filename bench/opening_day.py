@@ -449,8 +449,8 @@ class JobsWorker:
         if queue is None:
             command = [str(INSCRIPTIONS), "jobs", "worker", "--log-level", "WARNING"]
         else:
-            # The floor app's jobs: RQ's own worker, importing them from bench/.
-            # The application's worker shape: jobs in the worker process, JSON arguments.
+            # The floor app's jobs: RQ's own worker importing them from bench/, in the application
+            # worker's shape (jobs run in the worker process, JSON arguments).
             command = [str(BIN / "rq"), "worker", "--url", self.redis_url, "--logging_level", "WARNING",
                        "--worker-class", "rq.SimpleWorker", "--serializer", "rq.serializers.JSONSerializer",
                        "--path", str(ROOT / "bench"), self.queue]
