@@ -36,7 +36,7 @@ class BareInsert(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
 
-def _pool_options() -> dict[str, object]:
+def pool_options() -> dict[str, object]:
     # The same pool settings as the application (gunicorn.conf.py sets them through raw_env).
     options: dict[str, object] = {"pool_pre_ping": True}
     for env, key in (("INSCRIPTIONS_DB_POOL_SIZE", "pool_size"), ("INSCRIPTIONS_DB_MAX_OVERFLOW", "max_overflow")):
@@ -47,7 +47,7 @@ def _pool_options() -> dict[str, object]:
 
 def create_bare_app(database_url: str | None = None) -> Flask:
     """The bare application on ``database_url`` (default: ``BENCH_BARE_DATABASE_URL``)."""
-    engine = create_engine(database_url or os.environ["BENCH_BARE_DATABASE_URL"], **_pool_options())
+    engine = create_engine(database_url or os.environ["BENCH_BARE_DATABASE_URL"], **pool_options())
     Session = scoped_session(sessionmaker(engine))
     app = Flask(__name__)
 

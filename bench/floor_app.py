@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import os
 
+from bare_app import pool_options  # the bare app's pool: the same stack
 from flask import Flask, abort, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user
@@ -96,11 +97,7 @@ PAGE = """<!doctype html><html lang="fr"><title>Demande enregistrée</title>
 
 def create_floor_app(database_url: str | None = None) -> Flask:
     """The floor application on ``database_url`` (default: ``BENCH_BARE_DATABASE_URL``)."""
-    options: dict[str, object] = {"pool_pre_ping": True}
-    for env, key in (("INSCRIPTIONS_DB_POOL_SIZE", "pool_size"), ("INSCRIPTIONS_DB_MAX_OVERFLOW", "max_overflow")):
-        if os.environ.get(env):
-            options[key] = int(os.environ[env])
-    engine = create_engine(database_url or os.environ["BENCH_BARE_DATABASE_URL"], **options)
+    engine = create_engine(database_url or os.environ["BENCH_BARE_DATABASE_URL"], **pool_options())
     Session = scoped_session(sessionmaker(engine))
     queue = Queue(os.environ["BENCH_FLOOR_QUEUE"], connection=Redis.from_url(os.environ["INSCRIPTIONS_REDIS_URL"]),
                   serializer=JSONSerializer)
