@@ -216,12 +216,42 @@ def workflow_run_command() -> None:
         click.echo(line)
 
 
+@click.group("allocation")
+def allocation_cli() -> None:
+    """The allocator: decides places for the applications waiting in each service's queue."""
+
+
+@allocation_cli.command("run")
+@click.argument("service", required=False)
+@with_appcontext
+def allocation_run_command(service: str | None) -> None:
+    """Decide the pending applications of SERVICE (default: every service) now, then stop."""
+    from inscriptions.allocation.worker import drain, services_waiting
+
+    for code in [service] if service else services_waiting():
+        click.echo(f"{code}: {drain(code)} application(s) decided")
+
+
+@allocation_cli.command("worker")
+@click.option("--interval", default=0.05, show_default=True, help="Seconds to wait when the queues are empty.")
+@with_appcontext
+def allocation_worker_command(interval: float) -> None:
+    """Run the allocator until stopped (ALLOCATION=worker mode; one per installation)."""
+    import logging
+
+    from inscriptions.allocation.worker import work
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    work(interval=interval)
+
+
 def register_app_commands(app: Flask) -> None:
     """Commands that need the application, for ``flask --app wsgi ...``."""
     app.cli.add_command(services_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(waitlist_cli)
     app.cli.add_command(workflow_cli)
+    app.cli.add_command(allocation_cli)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(staff_cli)
     app.cli.add_command(paper_cli)
@@ -250,6 +280,7 @@ main.add_command(services_cli)
 main.add_command(demo_cli)
 main.add_command(waitlist_cli)
 main.add_command(workflow_cli)
+main.add_command(allocation_cli)
 main.add_command(jobs_cli)
 main.add_command(staff_cli)
 main.add_command(paper_cli)

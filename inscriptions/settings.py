@@ -83,6 +83,10 @@ def load_settings(instance_path: Path) -> dict[str, object]:
         "MAIL_USE_SSL": _env("SMTP_SSL", "0") == "1",
         # Slow work: "inline" runs jobs in-process after the commit, "rq" queues them in Redis.
         "JOBS_BACKEND": _env("JOBS_BACKEND", "inline"),
+        # inline: the request that records an application runs the service's allocator pass
+        # itself (under the service's lock) and shows the outcome at once; worker: requests only
+        # record, and `inscriptions allocation worker` decides (opening mornings, several servers).
+        "ALLOCATION": _env("ALLOCATION", "inline"),
         "JOBS_QUEUE": _env("JOBS_QUEUE", "inscriptions"),
         "REDIS_URL": _env("REDIS_URL", "redis://127.0.0.1:6379/0"),
         # The site's address, for links in messages built outside a request (cron, RQ workers).

@@ -280,6 +280,13 @@ class SessionDef(Strict):
     capacity: int = Field(ge=1)
 
 
+class SessionsChoice(Strict):
+    """How many sessions one application may ask for (e.g. several weeks of a holiday centre)."""
+
+    min: int = Field(default=1, ge=1)
+    max: int = Field(default=1, ge=1)
+
+
 class Places(Strict):
     """How many places one registration takes: a fixed number, or the sum of integer fields."""
 
@@ -460,6 +467,11 @@ class ServiceDefinition(Strict):
     photo_consent: PhotoConsentSetting | None = None
     pricing: Pricing
     sessions: list[SessionDef] = Field(default_factory=list)
+    # Several sessions in one application (each decided on its own, siblings together in each).
+    sessions_choice: SessionsChoice = Field(default_factory=SessionsChoice)
+    # Ranked alternatives after each first choice ("Tuesday 17:00, else Thursday 17:00"): the
+    # allocator gives the first one with room, else puts the family on the first choice's list.
+    alternatives: int = Field(default=0, ge=0, le=5)
     places: Places = Field(default_factory=lambda: Places(count=1))
     # Opening day rules (see PriorityWindow); without windows, ``opening`` applies to everyone.
     priority_windows: list[PriorityWindow] = Field(default_factory=list)
@@ -709,6 +721,18 @@ def _booking_rule_problems(defn: ServiceDefinition) -> list[tuple[str, str]]:
             problems.append((f"enrolled_in[{i}]", f"{code!r} is not a service code"))
     if defn.audience == "household" and defn.limits.per_booking is not None:
         problems.append(("limits.per_booking", "a household service books the household alone"))
+    choice = defn.sessions_choice
+    if choice.min > choice.max:
+        problems.append(("sessions_choice.min", "is larger than sessions_choice.max"))
+    if (choice.min, choice.max) != (1, 1) and not defn.sessions:
+        problems.append(("sessions_choice", "only applies to services with sessions"))
+    elif choice.max > len(defn.sessions) and defn.sessions:
+        problems.append(("sessions_choice.max", f"is larger than the number of sessions ({len(defn.sessions)})"))
+    if defn.alternatives and not defn.sessions:
+        problems.append(("alternatives", "only applies to services with sessions"))
+    elif defn.alternatives and defn.alternatives >= len(defn.sessions):
+        problems.append(("alternatives", f"a first choice and {defn.alternatives} alternative(s) need more "
+                         f"sessions than the {len(defn.sessions)} offered"))
     if defn.waitlist_siblings != "together" and (defn.audience == "household" or not defn.sessions):
         problems.append(("waitlist_siblings", "only applies to child or adult services with sessions"))
     if defn.photo_consent is not None and defn.audience != "child":

@@ -1,6 +1,13 @@
 """SQLAlchemy models. Alembic revisions in ``migrations/`` mirror them (a test checks it)."""
 
 from inscriptions.models.account import Account
+from inscriptions.models.application import (
+    AllocationDecision,
+    AllocationRun,
+    Application,
+    ApplicationStatus,
+    Outcome,
+)
 from inscriptions.models.audit import AuditEvent
 from inscriptions.models.household import Child, Guardian, Household
 from inscriptions.models.paper import PaperLayout, PrintJob, PrintToken
@@ -24,13 +31,18 @@ __all__ = [
     "HOLDING_STATUSES",
     "SERVICE_ROLES",
     "Account",
+    "AllocationDecision",
+    "AllocationRun",
     "ApiToken",
+    "Application",
+    "ApplicationStatus",
     "AuditEvent",
     "Child",
     "Draft",
     "FormVersion",
     "Guardian",
     "Household",
+    "Outcome",
     "PaperLayout",
     "PhotoConsent",
     "PrintJob",

@@ -71,6 +71,8 @@ class Registration(db.Model):
     mediation_reason: Mapped[str] = mapped_column(Text, default="")
     # Siblings registered in one action share a batch.
     batch: Mapped[str] = mapped_column(String(32), index=True)
+    # The application the allocator decided this registration from.
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"), index=True)
     status: Mapped[str] = mapped_column(String(20), index=True)
     # When it last joined a waiting list: the list is ordered by it (then by id).
     waitlisted_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

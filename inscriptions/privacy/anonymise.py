@@ -27,6 +27,8 @@ from inscriptions.models import (
     ACTIVE_STATUSES,
     Account,
     ApiToken,
+    Application,
+    ApplicationStatus,
     Draft,
     Household,
     PhotoConsent,
@@ -146,18 +148,31 @@ def anonymise(regs: Iterable[Registration], now: dt.datetime | None = None) -> R
             removal.files.add(_upload_root() / str(household_id) / upload.token)
             db.session.delete(upload)
             removal.uploads += 1
-    removal.add(_delete_scans(batches))
+    done = _anonymised_batches(batches)
+    _anonymise_applications(Application.batch.in_(done))
+    removal.add(_delete_scans(done))
     db.session.flush()
     return removal
 
 
-def _delete_scans(batches: set[str]) -> Removal:
-    """Delete the scanned pages of registration batches whose registrations are all anonymised."""
-    removal = Removal()
+def _anonymised_batches(batches: set[str]) -> set[str]:
+    """The batches among ``batches`` whose registrations are all anonymised."""
     live = set(db.session.scalars(
         select(Registration.batch).where(Registration.batch.in_(batches), Registration.anonymised_at.is_(None))
     ))
-    done = batches - live
+    return batches - live
+
+
+def _anonymise_applications(where: Any) -> None:
+    """Applications keep their service, wishes, channel, dates and decisions (statistics, the
+    allocation log); they lose the household, the people and what was written about them."""
+    db.session.execute(update(Application).where(where).values(
+        household_id=None, participants=[], mediation_reason="", note=""))
+
+
+def _delete_scans(done: set[str]) -> Removal:
+    """Delete the scanned pages of registration batches whose registrations are all anonymised."""
+    removal = Removal()
     if not done:
         return removal
     pages = list(db.session.scalars(select(ScanPage).where(ScanPage.registration_batch.in_(done))))
@@ -299,6 +314,10 @@ def delete_household(household_id: int) -> Removal:
     if child_ids:
         db.session.execute(delete(PhotoConsent).where(PhotoConsent.child_id.in_(child_ids)))
     db.session.execute(delete(SubmissionKey).where(SubmissionKey.household_id == household_id))
+    # Pending ones too: an application without its household can never be decided.
+    db.session.execute(delete(Application).where(Application.household_id == household_id,
+                                                 Application.status == ApplicationStatus.PENDING))
+    _anonymise_applications(Application.household_id == household_id)
     db.session.execute(update(PrintToken).where(PrintToken.household_id == household_id)
                        .values(household_id=None, child_id=None))
     db.session.flush()
@@ -315,6 +334,7 @@ def _delete_account_row(account: Account) -> None:
     # History lines keep their date and status, not the (deleted) person who made the change.
     db.session.execute(update(StatusChange).where(StatusChange.by_id == account_id).values(by_id=None))
     db.session.execute(update(Registration).where(Registration.keyed_by_id == account_id).values(keyed_by_id=None))
+    db.session.execute(update(Application).where(Application.keyed_by_id == account_id).values(keyed_by_id=None))
     db.session.execute(update(PhotoConsent).where(PhotoConsent.given_by_id == account_id).values(given_by_id=None))
     db.session.execute(update(PhotoConsent).where(PhotoConsent.withdrawn_by_id == account_id)
                        .values(withdrawn_by_id=None))

@@ -1,19 +1,24 @@
 """THE function that creates registrations. Web, counter, paper and API all call it.
 
-It validates every participant with the one validation function, then books them all in one
-short write transaction and only after the commit schedules the slow work (confirmation e-mails).
+It validates every participant with the one validation function, then records the household's
+**application** (participants x wishes of sessions) in the service's queue, in one short write
+transaction. Places are decided by the service's allocator (:mod:`inscriptions.allocation`):
+with ``ALLOCATION=inline`` (the default) this request runs the allocator's pass itself, under
+the service's allocation lock, and returns the outcome; with ``ALLOCATION=worker`` it only
+records the application and ``inscriptions allocation worker`` decides a moment later. The slow
+work (confirmation e-mails) is scheduled only after the commit.
 
 Locking discipline (the capacity must never be oversold, whichever channel takes the last place):
 
 * SQLite: the whole booking is one ``BEGIN IMMEDIATE`` transaction (the database's write lock).
 * PostgreSQL: rows are locked with ``SELECT ... FOR UPDATE`` in one fixed order, so two bookings
   never wait for each other in a cycle: the household (its limits, its submission keys, its
-  already-registered checks), its draft, then the session rows sorted by id (capacity and the
-  waiting list), then the reference counter (the upsert in :mod:`.references`). Other writers
-  that lock several of these rows must take them in the same order. What needs no session lock
-  (the participants' eligibility, answers, duplicates and prices: one household's data, under its
-  lock) is checked before the session rows are locked, so the lock every family of a session
-  queues on is held only for the capacity decision and the inserts.
+  already-registered checks), its draft, then (inline allocation) the service's allocation lock,
+  the session rows sorted by id (capacity and the waiting list) and the reference counter (see
+  :mod:`inscriptions.allocation.allocator`). Other writers that lock several of these rows must
+  take them in the same order. What needs no allocation lock (the participants' eligibility,
+  answers, duplicates and prices: one household's data, under its lock) is checked before, so
+  the lock every family of a service queues on is held only for the decision and the inserts.
 * The wait for a lock is bounded (``BOOKING_LOCK_TIMEOUT_MS``, default 5000): past it the booking
   raises :class:`~inscriptions.database.BusyError`, which the web answers with a 503 "busy, try
   again" page (nothing was saved).
@@ -37,32 +42,34 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.util import identity_key
 
-from inscriptions import clock, jobs
+from inscriptions import clock
+from inscriptions.allocation import allocator, rules
+from inscriptions.allocation.queue import record_application
 from inscriptions.database import DEFAULT_LOCK_TIMEOUT_MS, write_transaction
 from inscriptions.definitions.registry import current_version_id, registry, version_definition
 from inscriptions.eligibility import eligibility_problems
 from inscriptions.extensions import db
 from inscriptions.forms.validation import validate_answers
 from inscriptions.models import (
+    Application,
+    ApplicationStatus,
     Draft,
     Household,
+    Outcome,
     Registration,
     ServiceSession,
-    Status,
     SubmissionKey,
 )
 from inscriptions.models.submission import SUBMISSION_KEY_MAX
 from inscriptions.plugin_api import CHANNELS
 from inscriptions.pricing import compute_price, places_taken
-from inscriptions.registrations import waitlist
 from inscriptions.registrations.participants import (
     adult_view,
     child_view,
     file_lookup,
     household_view,
 )
-from inscriptions.registrations.references import next_reference
-from inscriptions.registrations.status import active_statuses, record_status
+from inscriptions.registrations.status import active_statuses
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,9 @@ class RegistrationInput:
     channel: str
     keyed_by_id: int | None = None
     session_code: str | None = None
+    # What is asked, for services with sessions: several wishes (e.g. weeks), each a ranked list of
+    # session codes (first choice, then alternatives). Empty: the one ``session_code``.
+    wishes: Sequence[Sequence[str]] = ()
     form_version_id: int | None = None
     draft_id: int | None = None
     note: str = ""
@@ -105,6 +115,16 @@ class RegistrationInput:
     received_on: dt.date | None = None
     mediation_reason: str = ""
 
+    def wish_list(self) -> tuple[tuple[str, ...], ...]:
+        """The wishes, each a ranked tuple of session codes (none for a service without sessions)."""
+        if self.wishes:
+            return tuple(tuple(wish) for wish in self.wishes)
+        return ((self.session_code,),) if self.session_code else ()
+
+
+# The status of an application recorded but not decided yet (allocation by the worker).
+PENDING = "pending"
+
 
 @dataclass
 class RegistrationOutcome:
@@ -112,6 +132,12 @@ class RegistrationOutcome:
     registration_ids: list[int]
     status: str
     replayed: bool = False
+    application_id: int | None = None
+
+    @property
+    def pending(self) -> bool:
+        """Recorded in the queue; the allocator has not decided yet (see the application)."""
+        return self.status == PENDING
 
 
 # Refusals a channel may want to act on (offer a choice rather than only show the message).
@@ -142,12 +168,6 @@ class RegistrationRefused(Exception):
         super().__init__("; ".join(general) or "invalid answers")
 
 
-def _locked(stmt):  # type: ignore[no-untyped-def]
-    # FOR UPDATE is executed on PostgreSQL; SQLite already holds the write lock (BEGIN IMMEDIATE).
-    # populate_existing: a row read earlier in the request must not hide the locked values.
-    return stmt.with_for_update().execution_options(populate_existing=True)
-
-
 def create_registrations(data: RegistrationInput) -> RegistrationOutcome:
     """Validate and book ``data``; all participants are registered, or none.
 
@@ -169,9 +189,10 @@ def create_registrations(data: RegistrationInput) -> RegistrationOutcome:
         data = replace(data, form_version_id=current_version_id(service))
 
     timeout = int(current_app.config.get("BOOKING_LOCK_TIMEOUT_MS", DEFAULT_LOCK_TIMEOUT_MS))
+    decided = allocator.Pass()
     try:
         with write_transaction(lock_timeout_ms=timeout):
-            outcome = _book(service, data)
+            outcome = _book(service, data, decided)
     except IntegrityError:
         # The same key sent at the same moment for two households: the second insert fails on
         # the unique key (the same household's requests queue on its row lock instead).
@@ -180,14 +201,13 @@ def create_registrations(data: RegistrationInput) -> RegistrationOutcome:
             raise
         return _replay_key(found, data)
 
-    if not outcome.replayed:
-        jobs.enqueue("inscriptions.notifications:registration_received", outcome.batch)
-    # Offers made inside the transaction (including by the form version sync above) are sent now.
-    waitlist.notify_pending()
+    # The families whose applications this request's allocator pass decided (its own among them),
+    # and the offers made in the transaction (including by the form version sync above).
+    allocator.notify(decided)
     return outcome
 
 
-def _book(service, data: RegistrationInput) -> RegistrationOutcome:  # type: ignore[no-untyped-def]
+def _book(service, data: RegistrationInput, decided: allocator.Pass) -> RegistrationOutcome:  # type: ignore[no-untyped-def]
     """The booking itself, inside the write transaction (see the module's locking discipline)."""
     version_id = data.form_version_id or current_version_id(service)
     version = version_definition(version_id)
@@ -238,7 +258,8 @@ def _book(service, data: RegistrationInput) -> RegistrationOutcome:  # type: ign
 
     # The participants are checked before the session lock: what they depend on belongs to this
     # household, whose row is locked, so the session lock is held only for the capacity decision.
-    _check_session_choice(live, data.session_code)
+    wishes = _check_wishes(live, data.wish_list(), now)
+    codes = sorted({code for wish in wishes for code in wish})
     hview = household_view(household)
     general: list[str] = []
     errors: dict[str, dict[str, str]] = {}
@@ -257,91 +278,72 @@ def _book(service, data: RegistrationInput) -> RegistrationOutcome:  # type: ign
         if not result.ok:
             errors[part.key] = {k: str(v) for k, v in result.errors.items()}
             continue
-        if _already_registered(service.code, household.id, part, data.session_code):
+        if _already_registered(service.code, household.id, part, codes):
             general.append(_("%(name)s is already registered for this service.",
                              name=pview.first_name if pview else household.display_name))
             continue
         price = compute_price(defn, service.hooks, hview, pview, result.values)
-        prepared.append((part, result.values, price, places_taken(defn, result.values)))
+        prepared.append({
+            "child_id": part.child_id, "guardian_id": part.guardian_id, "answers": result.values,
+            "places": places_taken(defn, result.values), "price": str(price.amount),
+            "price_unit": price.unit, "price_detail": list(price.lines),
+        })
     if general or errors:
         raise RegistrationRefused(general, errors)
 
-    status = Status.ACCEPTED if defn.workflow == "automatic" else Status.SUBMITTED
-    year = now.astimezone(clock.local_zone()).year
-    # What does not depend on the places left is written before the session lock, in the same
-    # transaction (a refusal below rolls it back): the lock every family of the session queues
-    # on is then held only for the count, the references and the registrations' inserts.
+    # What does not depend on the places left is written before the allocation lock, in the
+    # same transaction (a refusal below rolls it back).
     if data.idempotency_key:
         db.session.add(SubmissionKey(key=data.idempotency_key, household_id=household.id,
                                      service_code=service.code, batch=batch))
         db.session.flush()
-    # Built now, added to the session (hence inserted) only once the status is known.
-    created = [
-        Registration(
-            service_code=service.code,
-            form_version_id=version_id,
-            household_id=household.id,
-            child_id=part.child_id,
-            guardian_id=part.guardian_id,
-            places=places,
-            answers=values,
-            price=price.amount,
-            price_unit=price.unit,
-            price_detail=list(price.lines),
-            channel=data.channel,
-            keyed_by_id=data.keyed_by_id,
-            received_on=data.received_on,
-            mediation_reason=data.mediation_reason,
-            batch=batch,
-            status=None,
-        )
-        for part, values, price, places in prepared
-    ]
+    application = {
+        "batch": batch, "service_code": service.code, "form_version_id": version_id,
+        "household_id": household.id, "channel": data.channel, "keyed_by_id": data.keyed_by_id,
+        "received_on": data.received_on, "mediation_reason": data.mediation_reason, "note": data.note,
+        "wishes": [list(wish) for wish in wishes], "participants": prepared,
+        "waitlist_together": data.waitlist_together,
+    }
+    if current_app.config.get("ALLOCATION", "inline") == "worker":
+        # The allocator process decides: this request only records its place in the queue.
+        app_id, _number = record_application(**application)
+        return RegistrationOutcome(batch, [], PENDING, application_id=app_id)
 
-    # 2. The session row(s), sorted by id: capacity and waiting list.
-    session_row = _session_for(live, service.code, data.session_code, now)
-    free = 0
-    if session_row is not None:
-        status, free = _capacity_status(live, session_row, prepared, data, status)
-    for reg in created:
-        # 3. The reference counter's row (upsert ... RETURNING): the last lock taken.
-        reg.reference = next_reference(defn.reference_prefix, year)
-        reg.session_id = session_row.id if session_row else None
-        record_status(reg, status, by_id=data.keyed_by_id, reason=data.note)
-        db.session.add(reg)
+    # 2. The service's allocation lock, then (in the pass) its sessions sorted by id and the
+    # reference counter. Numbered under the lock, the application is decided in arrival order.
+    allocator.take_lock(service.code)
+    app_id, _number = record_application(under_lock=True, **application)
+    found = allocator.decide_pending(service.code)
+    _refuse_if_refused(found.decisions.get(app_id, []), len(prepared))
+    decided.run, decided.applications = found.run, found.applications
+    decided.decisions, decided.registrations = found.decisions, found.registrations
+    regs = found.registrations.get(app_id, [])
     db.session.flush()
-    if session_row is not None and status == Status.WAITLISTED and free > 0:
-        # Places freed but not yet offered (the expiry cron has not run) go to the head of the
-        # queue now, under the session lock already held. Without a free place (the usual case
-        # on an opening morning) there is nothing to promote: every writer of this session's
-        # places holds its lock, so the count read above still stands, and this booking only waits.
-        waitlist.promote(session_row.id)
-    return RegistrationOutcome(batch, [r.id for r in created], status)
+    return RegistrationOutcome(batch, [r.id for r in regs], regs[0].status if regs else "",
+                               application_id=app_id)
 
 
-def _capacity_status(live, session_row: ServiceSession, prepared: list, data: RegistrationInput,  # type: ignore[no-untyped-def]
-                     status: str) -> tuple[str, int]:
-    """The status of every participant of the booking (all get a place, or all wait together),
-    and the places that were free before it."""
-    held, waiting = waitlist.places_and_queue(session_row.id)
-    left = session_row.capacity - held
-    if waiting:
-        # Places that look free are kept for the waiting list's offers: newcomers queue behind it.
-        return Status.WAITLISTED, left
-    wanted = sum(p[3] for p in prepared)
-    if wanted <= left:
-        return status, left
-    if len(prepared) > 1 and left > 0 and live.waitlist_siblings == "parent_chooses" and not data.waitlist_together:
-        # Never split siblings: the family chooses between fewer people now and all waiting.
-        raise RegistrationRefused(
-            [ngettext("Only %(num)s place is left in this session for the %(count)s people you chose.",
-                      "Only %(num)s places are left in this session for the %(count)s people you chose.",
-                      left, count=len(prepared)),
-             _("Register fewer people now, or put all of them on the waiting list together.")],
-            code=NOT_ENOUGH_PLACES,
-            places_left=left,
-        )
-    return Status.WAITLISTED, left
+def _refuse_if_refused(decisions: list[rules.WishDecision], people: int) -> None:
+    """Raise the refusal of a wish decided in the request (inline allocation): nothing is kept,
+    and the family reads why, as it would have before the allocation lock."""
+    for decision in decisions:
+        if decision.outcome != Outcome.REFUSED:
+            continue
+        if decision.reason == rules.NOT_ENOUGH_PLACES:
+            left = decision.free_before or 0
+            raise RegistrationRefused(
+                [ngettext("Only %(num)s place is left in this session for the %(count)s people you chose.",
+                          "Only %(num)s places are left in this session for the %(count)s people you chose.",
+                          left, count=people),
+                 _("Register fewer people now, or put all of them on the waiting list together.")],
+                code=NOT_ENOUGH_PLACES,
+                places_left=left,
+            )
+        if decision.reason == rules.STARTED:
+            raise RegistrationRefused([_("This session has already started.")])
+        if decision.reason == rules.DUPLICATE:
+            raise RegistrationRefused([_("Someone in this form already holds a place or waits in this session.")])
+        raise RegistrationRefused([_("Choose a session.")])
 
 
 def _lock_household(household_id: int) -> Household | None:
@@ -402,44 +404,51 @@ def _replay_key(found: SubmissionKey, data: RegistrationInput) -> RegistrationOu
 
 
 def _replay(batch: str, household_id: int) -> RegistrationOutcome:
+    application = db.session.scalar(select(Application).filter_by(batch=batch))
     regs = list(db.session.scalars(select(Registration).filter_by(batch=batch).order_by(Registration.id)))
-    if any(r.household_id != household_id for r in regs):
+    if any(r.household_id != household_id for r in regs) or (
+            application is not None and application.household_id not in (None, household_id)):
         # Someone else's form: say nothing about what it created.
         raise RegistrationRefused([_("This form does not belong to this household.")])
-    return RegistrationOutcome(batch, [r.id for r in regs], regs[0].status if regs else "", replayed=True)
+    app_id = application.id if application is not None else None
+    if application is not None and application.status == ApplicationStatus.PENDING:
+        return RegistrationOutcome(batch, [], PENDING, replayed=True, application_id=app_id)
+    return RegistrationOutcome(batch, [r.id for r in regs], regs[0].status if regs else "", replayed=True,
+                               application_id=app_id)
 
 
-def _check_session_choice(defn, code: str | None) -> None:  # type: ignore[no-untyped-def]
-    """Refuse a session choice the definition does not allow (no database access, no lock)."""
+def _check_wishes(defn, wishes: tuple[tuple[str, ...], ...], now: dt.datetime) -> tuple[tuple[str, ...], ...]:  # type: ignore[no-untyped-def]
+    """Refuse a choice of sessions the definition does not allow (no database access, no lock)."""
     if not defn.sessions:
-        if code:
+        if wishes:
             raise RegistrationRefused([_("This service has no sessions to choose.")])
-        return
-    if not code or defn.session(code) is None:
+        return ()
+    if not wishes or any(not wish for wish in wishes):
         raise RegistrationRefused([_("Choose a session.")])
-
-
-def _session_for(defn, service_code: str, code: str | None, now: dt.datetime) -> ServiceSession | None:  # type: ignore[no-untyped-def]
-    """The chosen session's row, locked, or None for a service without sessions."""
-    _check_session_choice(defn, code)
-    if not defn.sessions or code is None:
-        return None
-    rows = _lock_sessions(service_code, [code])
-    if not rows:
-        raise RegistrationRefused([_("Choose a session.")])
-    row = rows[0]
-    if row.starts_at.replace(tzinfo=dt.UTC) <= now:
-        raise RegistrationRefused([_("This session has already started.")])
-    return row
-
-
-def _lock_sessions(service_code: str, codes: list[str]) -> list[ServiceSession]:
-    """Lock session rows in id order: any two writers locking several sessions agree on the order."""
-    return list(db.session.scalars(_locked(
-        select(ServiceSession)
-        .where(ServiceSession.service_code == service_code, ServiceSession.code.in_(sorted(codes)))
-        .order_by(ServiceSession.id)
-    )))
+    choice = defn.sessions_choice
+    if len(wishes) < choice.min:
+        raise RegistrationRefused([ngettext("Choose at least %(num)s session.",
+                                            "Choose at least %(num)s sessions.", choice.min)])
+    if len(wishes) > choice.max:
+        raise RegistrationRefused([ngettext("Choose at most %(num)s session.",
+                                            "Choose at most %(num)s sessions.", choice.max)])
+    seen: set[str] = set()
+    for wish in wishes:
+        if len(wish) > 1 + defn.alternatives:
+            raise RegistrationRefused([ngettext("You may rank at most %(num)s alternative.",
+                                                "You may rank at most %(num)s alternatives.",
+                                                defn.alternatives)])
+        for code in wish:
+            session = defn.session(code)
+            if session is None:
+                raise RegistrationRefused([_("This session is not offered: choose another one.")])
+            if code in seen:
+                raise RegistrationRefused([_("The same session is chosen twice: an alternative must "
+                                             "differ from the first choice and from the other choices.")])
+            seen.add(code)
+        if all(clock.as_local_aware(defn.session(code).starts_at) <= now for code in wish):
+            raise RegistrationRefused([_("This session has already started.")])
+    return wishes
 
 
 def _resolve_participant(audience: str, household: Household, part: ParticipantInput):  # type: ignore[no-untyped-def]
@@ -459,9 +468,9 @@ def _resolve_participant(audience: str, household: Household, part: ParticipantI
 
 
 def _already_registered(
-    service_code: str, household_id: int, part: ParticipantInput, session_code: str | None
+    service_code: str, household_id: int, part: ParticipantInput, session_codes: Sequence[str]
 ) -> bool:
-    """Whether this person already holds an active registration (for that session).
+    """Whether this person already holds an active registration (for one of those sessions).
 
     Runs under the household's row lock, which every booking of the household takes first; the
     session is named by its code, so this check needs no lock on the session row.
@@ -475,10 +484,10 @@ def _already_registered(
         if part.guardian_id is None
         else Registration.guardian_id == part.guardian_id,
         Registration.session_id.is_(None)
-        if session_code is None
+        if not session_codes
         else Registration.session_id.in_(
             select(ServiceSession.id).where(
-                ServiceSession.service_code == service_code, ServiceSession.code == session_code
+                ServiceSession.service_code == service_code, ServiceSession.code.in_(session_codes)
             )
         ),
     )

@@ -214,12 +214,13 @@ def test_session_is_required_and_checked(api, make_household, parent_token, with
     with_atelier()
     household = make_household()
     token = parent_token(household)
-    for session in (None, "dimanche"):
+    for session, message in ((None, "Choose a session."),
+                             ("dimanche", "This session is not offered: choose another one.")):
         response = api("POST", "/registrations", token, json={
             "service": "atelier", "session": session, "answers": {"level": "a"},
             "participants": [{"child_id": household.children[0].id}]})
         assert response.status_code == 422
-        assert response.get_json()["error"]["general"] == [gettext("Choose a session.")]
+        assert response.get_json()["error"]["general"] == [gettext(message)]
 
 
 def test_busy_database_is_503_json_with_retry_after(api, make_household, parent_token, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -171,7 +171,7 @@ def test_confirmation_is_enqueued_once_the_locks_are_released(app, make_househol
         thread.start()
         thread.join(timeout=30)
 
-    monkeypatch.setattr("inscriptions.registrations.create.jobs.enqueue", enqueue)
+    monkeypatch.setattr("inscriptions.allocation.allocator.jobs.enqueue", enqueue)
     book(first)
     [result] = seen
     assert isinstance(result, RegistrationOutcome), result

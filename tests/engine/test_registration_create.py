@@ -223,7 +223,7 @@ def test_sessions_must_be_chosen_and_not_started(make_household, book, frozen_cl
     household = make_household()
     with pytest.raises(RegistrationRefused, match="Choisissez une séance"):
         book("cinema", household, answers=CINEMA_ANSWERS)
-    with pytest.raises(RegistrationRefused, match="Choisissez une séance"):
+    with pytest.raises(RegistrationRefused, match="Cette séance n'est pas proposée"):
         book("cinema", household, answers=CINEMA_ANSWERS, session="2030-01-01")
     with pytest.raises(RegistrationRefused, match="pas de séance à choisir"):
         book("cantine", household, children=household.children, answers=CANTEEN_ANSWERS, session="x")

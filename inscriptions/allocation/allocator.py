@@ -1,0 +1,255 @@
+"""The allocator: the one writer that turns a service's pending applications into places.
+
+One at a time per service
+    Every pass takes the service's allocation lock first: a PostgreSQL advisory lock, held to
+    the end of the pass's transaction (``pg_advisory_xact_lock``); on SQLite the write
+    transaction (``BEGIN IMMEDIATE``) already serialises every writer. So however many web
+    workers, counters or ``inscriptions allocation worker`` processes run, one pass at a time
+    decides a service's places, and the others wait (or, for the worker, skip the service).
+
+A batch is one short transaction
+    A pass reads up to ``limit`` pending applications in queue order, locks the sessions they
+    touch in increasing id order (reading the places held and whether anyone waits in the same
+    statement), decides every wish in memory (:mod:`inscriptions.allocation.rules`), then
+    writes the registrations, their references (one counter update per prefix), the decisions
+    and the applications' new status, and commits. A crash anywhere in the pass rolls it all
+    back: the next pass takes the same applications again, in the same order, and nothing is
+    allocated twice.
+
+Nothing slow under the lock
+    E-mails and letters are queued by the caller after the commit (:func:`notify`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, exists, func, select
+
+from inscriptions import clock, jobs
+from inscriptions.allocation import rules
+from inscriptions.definitions.registry import registry, version_definition
+from inscriptions.extensions import db
+from inscriptions.models import (
+    AllocationDecision,
+    AllocationRun,
+    Application,
+    ApplicationStatus,
+    Outcome,
+    Registration,
+    ServiceSession,
+    Status,
+)
+from inscriptions.registrations import waitlist
+from inscriptions.registrations.references import reserve_references
+from inscriptions.registrations.status import active_statuses, holding_statuses, record_status
+
+RECEIVED_JOB = "inscriptions.notifications:registration_received"
+
+
+def lock_key(service_code: str) -> int:
+    """The service's advisory lock key: a stable signed 64-bit number."""
+    digest = hashlib.blake2b(f"inscriptions.allocation:{service_code}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def take_lock(service_code: str, *, wait: bool = True) -> bool:
+    """Take the service's allocation lock until the current transaction ends.
+
+    ``wait=False`` returns False at once when another pass holds it. On SQLite the write
+    transaction already excludes every other writer, so the lock is always granted.
+    """
+    if db.session.get_bind().dialect.name != "postgresql":
+        return True
+    key = lock_key(service_code)
+    if wait:
+        db.session.execute(select(func.pg_advisory_xact_lock(key)))
+        return True
+    return bool(db.session.scalar(select(func.pg_try_advisory_xact_lock(key))))
+
+
+@dataclass
+class Pass:
+    """What one pass decided (inside its transaction; read it after the commit too)."""
+
+    run: AllocationRun | None = None
+    applications: list[Application] = field(default_factory=list)
+    decisions: dict[int, list[rules.WishDecision]] = field(default_factory=dict)
+    registrations: dict[int, list[Registration]] = field(default_factory=dict)
+
+    @property
+    def batches(self) -> list[str]:
+        return [a.batch for a in self.applications]
+
+
+def decide_pending(service_code: str, *, limit: int | None = None, up_to: int | None = None) -> Pass:
+    """Decide the service's pending applications in queue order. Call inside a write transaction
+    that holds the service's lock (:func:`take_lock`); nothing is committed here.
+
+    ``up_to``: decide only applications numbered at most this (the worker passes
+    :func:`inscriptions.allocation.queue.settled_number`, so an application that took its
+    number first but committed a moment later is never overtaken).
+    """
+    service = registry().get(service_code)
+    stmt = (
+        select(Application)
+        .where(Application.service_code == service_code, Application.status == ApplicationStatus.PENDING)
+        .order_by(Application.queue_number)
+    )
+    if up_to is not None:
+        stmt = stmt.where(Application.queue_number <= up_to)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    apps = list(db.session.scalars(stmt))
+    result = Pass()
+    if not apps or service is None:
+        return result
+    live = service.definition
+    now = clock.now()
+
+    codes = sorted({code for app in apps for wish in app.wishes for code in wish})
+    sessions = _lock_sessions(service_code, codes, now)
+    taken = _active_keys(service_code, {a.household_id for a in apps if a.household_id is not None})
+    requests = [_request(app) for app in apps]
+    decided = rules.decide(
+        requests, sessions,
+        rules.Policy(has_sessions=bool(live.sessions), parent_chooses=live.waitlist_siblings == "parent_chooses"),
+        taken,
+    )
+
+    run = AllocationRun(service_code=service_code, rule="arrival", algorithm=rules.ALGORITHM,
+                        started_at=clock.utcnow_naive(), applications=len(apps),
+                        decisions=len(decided.decisions))
+    db.session.add(run)
+    by_app: dict[int, list[rules.WishDecision]] = defaultdict(list)
+    for decision in decided.decisions:
+        by_app[decision.application_id].append(decision)
+    created = _write_registrations(apps, by_app, sessions, now)
+    db.session.flush()  # the run's id, for the decisions
+    position = {app.id: n for n, app in enumerate(apps, start=1)}
+    db.session.add_all(
+        AllocationDecision(
+            run_id=run.id, application_id=d.application_id, position=position[d.application_id],
+            wish=d.wish, session_code=d.session_code, rank=d.rank, outcome=d.outcome, reason=d.reason,
+            places=d.places, free_before=d.free_before,
+        )
+        for d in decided.decisions
+    )
+    decided_at = clock.utcnow_naive()
+    for app in apps:
+        app.status = ApplicationStatus.DECIDED
+        app.decided_at = decided_at
+        app.run_id = run.id
+        # The answers now live in the registrations (or were refused): the queue keeps who and how many.
+        app.participants = [{"child_id": p.get("child_id"), "guardian_id": p.get("guardian_id"),
+                             "places": p.get("places", 1)} for p in app.participants]
+    run.finished_at = clock.utcnow_naive()
+    db.session.flush()
+    for code in sorted(decided.to_promote, key=lambda c: sessions[c].id):
+        waitlist.promote(sessions[code].id)
+    result.run, result.applications = run, apps
+    result.decisions, result.registrations = dict(by_app), created
+    return result
+
+
+def _request(app: Application) -> rules.Request:
+    return rules.Request(
+        id=app.id,
+        household_id=app.household_id or 0,
+        people=tuple(rules.Person(p.get("child_id"), p.get("guardian_id"), int(p.get("places", 1)))
+                     for p in app.participants),
+        wishes=tuple(tuple(w) for w in app.wishes),
+        waitlist_together=app.waitlist_together,
+    )
+
+
+def _lock_sessions(service_code: str, codes: list[str], now: dt.datetime) -> dict[str, rules.SessionState]:
+    """Lock the sessions (increasing id order) and read, in the same statement, the places held
+    and whether anyone waits: one round trip, under the lock every writer of a session takes."""
+    if not codes:
+        return {}
+    reg = Registration
+    held = (
+        select(func.coalesce(func.sum(reg.places), 0))
+        .where(reg.session_id == ServiceSession.id, reg.status.in_(holding_statuses()))
+        .scalar_subquery()
+    )
+    waiting = exists().where(and_(reg.session_id == ServiceSession.id, reg.status == Status.WAITLISTED))
+    rows = db.session.execute(
+        select(ServiceSession.id, ServiceSession.code, ServiceSession.capacity, ServiceSession.starts_at,
+               held, waiting)
+        .where(ServiceSession.service_code == service_code, ServiceSession.code.in_(codes))
+        .order_by(ServiceSession.id)
+        .with_for_update(of=ServiceSession)
+    ).all()
+    return {
+        row.code: rules.SessionState(
+            code=row.code, id=row.id, capacity=row.capacity, held=int(row[4] or 0), waiting=bool(row[5]),
+            started=row.starts_at.replace(tzinfo=dt.UTC) <= now,
+        )
+        for row in rows
+    }
+
+
+def _active_keys(service_code: str, household_ids: set[int]) -> set[tuple]:
+    """:func:`rules.person_key` of every active registration of these households in the service."""
+    if not household_ids:
+        return set()
+    rows = db.session.execute(
+        select(Registration.household_id, Registration.child_id, Registration.guardian_id, ServiceSession.code)
+        .outerjoin(ServiceSession, ServiceSession.id == Registration.session_id)
+        .where(Registration.service_code == service_code,
+               Registration.household_id.in_(sorted(household_ids)),
+               Registration.status.in_(active_statuses()))
+    ).all()
+    return {(r.household_id, r.child_id, r.guardian_id, r.code) for r in rows}
+
+
+def _write_registrations(apps: list[Application], by_app: dict[int, list[rules.WishDecision]],
+                         sessions: dict[str, rules.SessionState], now: dt.datetime) -> dict[int, list[Registration]]:
+    """Build the registrations of the places given and the waiting entries; references are
+    reserved with one counter update per prefix."""
+    year = now.astimezone(clock.local_zone()).year
+    created: dict[int, list[Registration]] = {}
+    pending_refs: dict[str, list[Registration]] = defaultdict(list)
+    for app in apps:
+        version = version_definition(app.form_version_id)
+        defn = version[1] if version else registry().get(app.service_code).definition  # type: ignore[union-attr]
+        placed = Status.ACCEPTED if defn.workflow == "automatic" else Status.SUBMITTED
+        regs: list[Registration] = []
+        for decision in by_app.get(app.id, []):
+            if decision.outcome == Outcome.REFUSED:
+                continue
+            status = placed if decision.outcome == Outcome.ACCEPTED else Status.WAITLISTED
+            session_id = sessions[decision.session_code].id if decision.session_code else None
+            for person in app.participants:
+                reg = Registration(
+                    service_code=app.service_code, form_version_id=app.form_version_id,
+                    household_id=app.household_id, child_id=person.get("child_id"),
+                    guardian_id=person.get("guardian_id"), session_id=session_id,
+                    places=int(person.get("places", 1)), answers=person.get("answers", {}),
+                    price=person.get("price", "0.00"), price_unit=person.get("price_unit", ""),
+                    price_detail=list(person.get("price_detail", [])), channel=app.channel,
+                    keyed_by_id=app.keyed_by_id, received_on=app.received_on,
+                    mediation_reason=app.mediation_reason, batch=app.batch, application_id=app.id,
+                    status=None,
+                )
+                record_status(reg, status, by_id=app.keyed_by_id, reason=app.note)
+                regs.append(reg)
+                pending_refs[defn.reference_prefix].append(reg)
+        created[app.id] = regs
+    for prefix, regs in pending_refs.items():
+        for reg, reference in zip(regs, reserve_references(prefix, year, len(regs)), strict=True):
+            reg.reference = reference
+    db.session.add_all(reg for regs in created.values() for reg in regs)
+    return created
+
+
+def notify(decided: Pass) -> None:
+    """Queue the families' messages for a committed pass (call after the commit)."""
+    for batch in decided.batches:
+        jobs.enqueue(RECEIVED_JOB, batch)
+    waitlist.notify_pending()

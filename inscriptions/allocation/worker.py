@@ -1,0 +1,79 @@
+"""Running the allocator: one pass, a service drained, or the long-running worker process.
+
+In ``ALLOCATION=worker`` mode requests only record applications, and this process decides them.
+Run one per installation (``inscriptions allocation worker``, a systemd unit): a second one is
+harmless, since every pass takes its service's lock without waiting and a service whose lock is
+held is simply skipped, but it adds nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from sqlalchemy import select
+
+from inscriptions.allocation.allocator import Pass, decide_pending, notify, take_lock
+from inscriptions.allocation.queue import settled_number
+from inscriptions.database import write_transaction
+from inscriptions.extensions import db
+from inscriptions.models import Application, ApplicationStatus
+
+log = logging.getLogger(__name__)
+
+# Applications are decided in batches of at most this many (one transaction each).
+BATCH = 500
+
+
+def run_pass(service_code: str, *, limit: int | None = BATCH, wait: bool = False) -> Pass | None:
+    """One allocation pass of the service in its own transaction, then its notifications.
+
+    Returns None when another allocator holds the service's lock (``wait=False``).
+    """
+    with write_transaction():
+        if not take_lock(service_code, wait=wait):
+            return None
+        decided = decide_pending(service_code, limit=limit, up_to=settled_number())
+    notify(decided)
+    return decided
+
+
+def drain(service_code: str, *, limit: int | None = BATCH, wait: bool = True) -> int:
+    """Decide the service's pending applications, batch after batch; returns how many."""
+    done = 0
+    while True:
+        decided = run_pass(service_code, limit=limit, wait=wait)
+        if decided is None or not decided.applications:
+            return done
+        done += len(decided.applications)
+
+
+def services_waiting() -> list[str]:
+    """Services with pending applications."""
+    codes = sorted(set(db.session.scalars(
+        select(Application.service_code).where(Application.status == ApplicationStatus.PENDING).distinct()
+    )))
+    db.session.commit()  # end the read: the worker must not keep a snapshot open between passes
+    return codes
+
+
+def work(*, interval: float = 0.05, limit: int = BATCH, stop: Callable[[], bool] = lambda: False) -> None:
+    """Decide every service's applications as they arrive, until ``stop()`` says so."""
+    while not stop():
+        busy = False
+        for code in services_waiting():
+            try:
+                decided = run_pass(code, limit=limit)
+            except Exception:
+                # One service's failure (a definition gone wrong...) must not stop the others;
+                # its applications stay pending and are tried again at the next pass.
+                db.session.rollback()
+                log.exception("allocation pass of %s failed", code)
+                continue
+            if decided is not None and decided.applications:
+                busy = True
+                log.info("%s: %d application(s) decided (run %s)", code, len(decided.applications),
+                         decided.run.id if decided.run else "-")
+        if not busy:
+            time.sleep(interval)
