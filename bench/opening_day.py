@@ -65,8 +65,17 @@ Figures:
 * ``errors_5xx``: 5xx answers other than 503, in both phases; ``busy_503``: 503 answers;
   ``timeouts``: requests without an answer within ``--timeout`` seconds.
 
+5. **The queue** (issue 12, ``--no-queue`` skips it): the same families, mix, order and clients
+   on a second, identical service, with ``INSCRIPTIONS_ALLOCATION=worker`` and one
+   ``inscriptions allocation worker``: web families prepare their application before opening
+   (not timed), then everyone sends at once; see bench/queue_path.py for its figures
+   (``intake_per_s``, ``intake_ratio``, ``intake_p50_ms``, ``intake_p99_ms``, ``decided_all_s``,
+   ``allocations_per_s``, ``order_violations``, ``queue_overbooked``, ``queue_errors_5xx``).
+
 The last line printed is one JSON object with all the figures. Targets on a 2-core machine:
-``overbooked`` 0, ``errors_5xx`` 0, ``ratio`` >= 0.5, ``p99_ms`` <= 1000.
+``overbooked`` 0, ``errors_5xx`` 0, ``ratio`` >= 0.5, ``p99_ms`` <= 1000 (synchronous booking);
+``intake_ratio`` >= 0.5, ``intake_p99_ms`` <= 500, ``decided_all_s`` <= 2 x ``bare_time_s``,
+``allocations_per_s`` >= 2000, ``order_violations`` 0 (the queue).
 """
 
 from __future__ import annotations
@@ -100,6 +109,9 @@ from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+import queue_path  # noqa: E402 - the queue's journeys, beside this script
+
 BIN = Path(sys.executable).parent
 GUNICORN = BIN / "gunicorn"
 INSCRIPTIONS = BIN / "inscriptions"
@@ -120,7 +132,7 @@ SERVICE_YAML = """\
 code: {code}
 name: Stage d'été (banc d'essai)
 description: Le service du banc d'essai de l'ouverture des inscriptions.
-reference_prefix: OUV
+reference_prefix: {prefix}
 audience: child
 opening: {opening}
 closing: {closing}
@@ -170,6 +182,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--worker-nice", type=int, default=10,
                         help="niceness of the jobs worker (docs/production.md's unit sets Nice=10: bookings "
                              "get the CPU first, e-mails trail; 0 runs it at the web's priority)")
+    parser.add_argument("--no-queue", dest="queue", action="store_false",
+                        help="skip the queue path (applications sent at opening, decided by the allocator)")
     parser.add_argument("--no-floor", dest="floor", action="store_false",
                         help="skip the floor app (bench/floor_app.py: only what any booking must do)")
     parser.add_argument("--keep", action="store_true", help="keep the database and the work folder")
@@ -230,6 +244,7 @@ class Family:
     cookies: dict[str, str] = field(default_factory=dict)
     csrf: str = ""
     review_path: str = ""
+    application_path: str = ""  # the queue: /demandes/<id> of the prepared application
     outcome: str = ""  # "booked", or why the attempt failed
     status: str = ""  # accepted / waitlisted, as the API told the client
 
@@ -257,18 +272,21 @@ def drop_database(base_url: str, name: str) -> None:
 
 
 def write_plugins(folder: Path, capacity: int) -> Path:
-    """A plugins folder holding only the benchmark's service, open since yesterday."""
+    """A plugins folder holding the benchmark's two services (the synchronous booking's and the
+    queue's, alike but for their code and prefix), open since yesterday."""
     now = dt.datetime.now(TOWN_ZONE).replace(tzinfo=None, second=0, microsecond=0)
-    service_dir = folder / "plugins" / SERVICE
-    service_dir.mkdir(parents=True)
-    (service_dir / "service.yaml").write_text(SERVICE_YAML.format(
-        code=SERVICE,
-        session=SESSION,
-        capacity=capacity,
-        opening=(now - dt.timedelta(days=1)).isoformat(),
-        closing=(now + dt.timedelta(days=90)).isoformat(),
-        starts_at=(now + dt.timedelta(days=30)).isoformat(),
-    ), encoding="utf-8")
+    for code, prefix in ((SERVICE, "OUV"), (queue_path.QUEUE_SERVICE, queue_path.QUEUE_PREFIX)):
+        service_dir = folder / "plugins" / code
+        service_dir.mkdir(parents=True)
+        (service_dir / "service.yaml").write_text(SERVICE_YAML.format(
+            code=code,
+            prefix=prefix,
+            session=SESSION,
+            capacity=capacity,
+            opening=(now - dt.timedelta(days=1)).isoformat(),
+            closing=(now + dt.timedelta(days=90)).isoformat(),
+            starts_at=(now + dt.timedelta(days=30)).isoformat(),
+        ), encoding="utf-8")
     return folder / "plugins"
 
 
@@ -361,6 +379,7 @@ def create_families(app: Any, channels: list[str]) -> tuple[list[Family], str]:
             db.session.execute(insert(ApiToken), token_rows)
         db.session.commit()
         agent, _created, _granted = grant_role("agent.guichet@bench.example.fr", "agent", SERVICE, None)
+        grant_role("agent.guichet@bench.example.fr", "agent", queue_path.QUEUE_SERVICE, None)
         agent_token = issue_token(agent, "bench")
         db.session.remove()
     return families, agent_token
@@ -545,10 +564,12 @@ class CpuMeter:
     phase, with its recycled worker, takes its last seconds with it: a slight under-count).
     """
 
-    def __init__(self, server: Server, db_name: str, jobs: JobsWorker | None = None):
+    def __init__(self, server: Server, db_name: str, jobs: JobsWorker | None = None,
+                 allocator: subprocess.Popen | None = None):
         self.server = server
         self.marker = f" {db_name} ".encode()
         self.jobs = jobs
+        self.allocator = allocator
 
     def sample(self) -> dict[str, dict[int, float]]:
         procs = _processes()
@@ -564,6 +585,8 @@ class CpuMeter:
         if self.jobs is not None:
             # The worker building the e-mails (its database work is under "db").
             found["jobs"] = {self.jobs.process.pid: _cpu_seconds(self.jobs.process.pid, reaped_children=True)}
+        if self.allocator is not None:
+            found["allocator"] = {self.allocator.pid: _cpu_seconds(self.allocator.pid)}
         return found
 
     def per_operation(self, before: dict[str, dict[int, float]], after: dict[str, dict[int, float]],
@@ -745,9 +768,9 @@ def expect(reply: Reply, status: int, where: str) -> Reply:
 ANSWERS = {"group": "grands", "allergy": "no"}
 
 
-def arrive(client: Client, family: Family) -> None:
+def arrive(client: Client, family: Family, service: str = SERVICE) -> None:
     """A web family logs in and fills the form up to the review page (the arrival phase)."""
-    phase = "arrival"
+    phase = "arrival" if service == SERVICE else "queue arrival"
     page = expect(client.browse(phase, "GET login", "GET", "/connexion", family), 200, "log-in page")
     form = {"csrf_token": csrf_token(page.text()), "email": family.email, "password": PASSWORD}
     reply = client.request(phase, "POST login", "POST", "/connexion", body=urlencode(form).encode(),
@@ -756,7 +779,7 @@ def arrive(client: Client, family: Family) -> None:
     expect(reply, 302, "log-in")
     expect(client.browse(phase, "POST login → GET", "GET", _local_path(reply.headers["Location"]), family),
            200, "after log-in")
-    start_path = f"/services/{SERVICE}/inscription"
+    start_path = f"/services/{service}/inscription"
     page = expect(client.browse(phase, "GET start", "GET", start_path, family), 200, "form start")
     if f'value="c{family.child_id}"' not in page.text():
         raise AttemptFailed("form start: the child is not offered")
@@ -951,6 +974,12 @@ class Run:
     jobs_drain_s: float | None = None
     workers: int = 0
     database: dict[str, Any] = field(default_factory=dict)
+    intake: Recorder = field(default_factory=Recorder)
+    intake_s: float = 0.0
+    intake_done: int = 0
+    intake_cpu: dict[str, float] = field(default_factory=dict)
+    decide_wait_s: float = 0.0
+    queue: dict[str, Any] = field(default_factory=dict)
 
 
 def set_up(args: argparse.Namespace, base_url: str, workdir: Path) -> tuple[Any, dict[str, str], list[Family], str]:
@@ -1121,6 +1150,85 @@ def simulate(run: Run, env: dict[str, str], agent_token: str, workdir: Path, ser
             worker.stop()
 
 
+def simulate_queue(run: Run, env: dict[str, str], agent_token: str, workdir: Path, servers: list[Server]) -> None:
+    """The queue path (bench/queue_path.py): prepare before opening, everyone sends at opening,
+    the allocator decides; the same families, mix, order and clients as the booking phase."""
+    args = run.args
+    families = [Family(f.index, f.channel, f.email, f.household_id, f.child_id, token=f.token)
+                for f in run.families]
+    queue_env = dict(env, INSCRIPTIONS_ALLOCATION="worker")
+    worker = None
+    if env["INSCRIPTIONS_JOBS_BACKEND"] == "rq":
+        worker = JobsWorker(queue_env, workdir / "queue-jobs.log", nice=args.worker_nice)
+    server = Server("inscriptions (queue)", "wsgi:app", queue_env, args.workers, workdir / "queue-app.log")
+    servers.append(server)
+    allocator = queue_path.Allocator(INSCRIPTIONS, queue_env, workdir / "allocator.log", ROOT)
+    try:
+        server.wait_ready()
+        arrival_s = run_phase(families, args, server.port, Recorder(), lambda client, family: queue_path.prepare(
+            client, family, agent_token, SESSION, arrive, expect, csrf_token, AttemptFailed))
+        ready = [f for f in families if f.outcome == "ok"]
+        print(f"queue arrival: {len(ready)} of {len(families)} applications prepared in {arrival_s:.1f}s "
+              f"(web families logged in and filled the form; counter and API sent them with send: false)")
+        random.Random(args.seed + 1).shuffle(ready)
+        for family in ready:
+            family.outcome = ""
+        if worker is not None:
+            worker.drain()
+        meter = CpuMeter(server, args.db_name, worker, allocator.process)
+        before = meter.sample()
+        run.intake_s = run_phase(ready, args, server.port, run.intake, lambda client, family: queue_path.send(
+            client, family, agent_token, SESSION, expect, _retry_after, AttemptFailed))
+        run.intake_done = sum(1 for f in ready if f.outcome == "ok")
+        run.decide_wait_s = queue_path.wait_decided(env["INSCRIPTIONS_DATABASE_URL"])
+        if worker is not None:
+            worker.drain()
+        run.intake_cpu = meter.per_operation(before, meter.sample(), run.intake_done)
+        failed = Counter(f.outcome for f in ready if f.outcome != "ok")
+        print(f"intake: {run.intake_done} of {len(families)} applications sent in {run.intake_s:.2f}s, all "
+              f"decided {run.decide_wait_s:.2f}s after the last answer; CPU ms per application {run.intake_cpu}"
+              + (f"; failed {dict(failed.most_common(5))}" if failed else ""))
+    finally:
+        allocator.stop()
+        server.stop()
+        servers.remove(server)
+        if worker is not None:
+            worker.stop()
+    run.queue = queue_path.figures(env["INSCRIPTIONS_DATABASE_URL"], args.capacity)
+
+
+def queue_summary(run: Run, bare_rate: float) -> dict[str, Any]:
+    """The queue path's figures for the JSON line (empty when it did not run)."""
+    if not run.queue:
+        return {}
+    samples = run.intake.samples
+    sends = latency(samples)
+    status_counts = Counter(s.status for s in samples)
+    intake_per_s = run.intake_done / run.intake_s if run.intake_s else 0.0
+    figures = run.queue
+    return {
+        "intake_per_s": round(intake_per_s, 1),
+        "intake_ratio": round(intake_per_s / bare_rate, 3) if bare_rate else 0.0,
+        "intake_p50_ms": sends["p50"],
+        "intake_p99_ms": sends["p99"],
+        "decided_all_s": figures["decided_all_s"],
+        # The bare app's time for the same number of requests: decided_all_s's yardstick.
+        "bare_time_s": round(len(run.families) / bare_rate, 2) if bare_rate else 0.0,
+        "allocations_per_s": figures["allocations_per_s"],
+        "allocation_runs": figures["allocation_runs"],
+        "order_violations": figures["order_violations"],
+        "queue_accepted": figures["accepted"],
+        "queue_waitlisted": figures["waitlisted"],
+        "queue_overbooked": figures["overbooked"],
+        "queue_errors_5xx": sum(n for status, n in status_counts.items() if status >= 500 and status != 503),
+        "queue_busy_503": status_counts.get(503, 0),
+        "queue_consistent": (figures["applications"] == run.intake_done == figures["households"]
+                             and figures["accepted"] == min(run.args.capacity, run.intake_done)
+                             and figures["accepted"] + figures["waitlisted"] == figures["registrations"]),
+        "intake_cpu_ms": run.intake_cpu,
+    }
+
+
 def summarise(run: Run) -> dict[str, Any]:
     """Print the figures; returns the JSON summary."""
     args, figures, samples = run.args, run.database, run.recorder.samples
@@ -1183,6 +1291,7 @@ def summarise(run: Run) -> dict[str, Any]:
         "workers": run.workers,
         "concurrency": args.concurrency,
         "mix": {c: mix[c] for c in CHANNELS},
+        **queue_summary(run, bare_rate),
     }
 
     print()
@@ -1217,6 +1326,18 @@ def summarise(run: Run) -> dict[str, Any]:
     if failures:
         print(f"failed attempts: {dict(failures.most_common(10))}")
     print(f"5xx other than 503: {errors_5xx}; 503 busy: {result['busy_503']}; timeouts: {timeouts}")
+    if run.queue:
+        print(f"queue: {result['intake_per_s']} applications sent/s (ratio {result['intake_ratio']}), send p50 "
+              f"{result['intake_p50_ms']} ms, p99 {result['intake_p99_ms']} ms; all decided "
+              f"{result['decided_all_s']}s after the first was sent (bare time for as many requests: "
+              f"{result['bare_time_s']}s); allocator {result['allocations_per_s']} applications/s in "
+              f"{result['allocation_runs']} passes; {result['queue_accepted']} accepted, "
+              f"{result['queue_waitlisted']} waitlisted, overbooked {result['queue_overbooked']}, "
+              f"order violations {result['order_violations']}, 5xx {result['queue_errors_5xx']}")
+        for channel in CHANNELS:
+            stats = latency(s for s in run.intake.samples if s.label == f"send {channel}")
+            if stats["n"]:
+                print(f"  send request, {channel}: p50 {stats['p50']} ms, p99 {stats['p99']} ms ({stats['n']})")
     return result
 
 
@@ -1238,6 +1359,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{time.perf_counter() - started:.1f}s")
         measure_bare(run, env, workdir, servers)  # the stack's limit, before...
         simulate(run, env, agent_token, workdir, servers)
+        if args.queue:
+            simulate_queue(run, env, agent_token, workdir, servers)
         if args.floor:
             measure_floor(run, env, workdir, servers)
         measure_bare(run, env, workdir, servers)  # ... and after

@@ -13,7 +13,10 @@ test client (no HTTP server: what is left is the application's own work), has ea
 * **web**: log in and fill the form up to the review page (not measured), then the measured part:
   the review page's confirmation POST, and the GET of the confirmation page it redirects to;
 * **counter** / **api**: the measured ``POST /api/v1/registrations`` with the agent's or the
-  family's token.
+  family's token;
+* **web send** (the queue, ``INSCRIPTIONS_ALLOCATION=worker``): each web family also prepares an
+  application on the queue's service (not measured), then the measured opening-morning request
+  ``POST /demandes/<id>/envoyer``.
 
 Printed per request kind: SQL statements (an SQLAlchemy ``before_cursor_execute`` listener, so
 ``BEGIN``/``COMMIT`` are not counted; ``SET LOCAL`` is) and CPU milliseconds of this process
@@ -49,7 +52,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--families", type=int, default=200, help="families per channel")
     parser.add_argument("--capacity", type=int, default=100, help="places in the one session")
     parser.add_argument("--db-name", default="bench_profile_booking", help="database created (and dropped)")
-    parser.add_argument("--profile", choices=["web", "confirm", "page", "counter", "api"], default=None,
+    parser.add_argument("--profile", choices=["web", "confirm", "page", "counter", "api", "send"], default=None,
                         help="print a cProfile of this request kind (web = POST + GET; confirm = the POST, "
                              "page = the confirmation GET)")
     parser.add_argument("--callees", action="append", default=[], metavar="FUNCTION",
@@ -97,14 +100,15 @@ def csrf(html: str) -> str:
     return od.csrf_token(html)
 
 
-def arrive(app: Any, family: od.Family) -> Client:
+def arrive(app: Any, family: od.Family, client: Client | None = None, service: str = od.SERVICE) -> Client:
     """Log in and fill the form up to the review page (as the benchmark's arrival phase)."""
-    client = Client(app)
-    page = client.get("/connexion")
-    reply = client.post("/connexion", {"csrf_token": csrf(page.get_data(as_text=True)),
-                                       "email": family.email, "password": od.PASSWORD})
-    assert reply.status_code == 302, reply.status_code
-    start_path = f"/services/{od.SERVICE}/inscription"
+    if client is None:
+        client = Client(app)
+        page = client.get("/connexion")
+        reply = client.post("/connexion", {"csrf_token": csrf(page.get_data(as_text=True)),
+                                           "email": family.email, "password": od.PASSWORD})
+        assert reply.status_code == 302, reply.status_code
+    start_path = f"/services/{service}/inscription"
     page = client.get(start_path)
     reply = client.post(start_path, {"csrf_token": csrf(page.get_data(as_text=True)),
                                      "participant": f"c{family.child_id}", "session": od.SESSION})
@@ -125,8 +129,18 @@ def arrive(app: Any, family: od.Family) -> Client:
     return client
 
 
+def prepare(app: Any, family: od.Family, client: Client) -> None:
+    """The queue's service: fill its form and prepare the application (the send is measured)."""
+    arrive(app, family, client, od.queue_path.QUEUE_SERVICE)
+    reply = client.post(family.review_path.replace("/recapitulatif", "/preparer"), {"csrf_token": family.csrf})
+    assert reply.status_code == 303 and "/demandes/" in reply.headers["Location"], reply.status_code
+    family.application_path = reply.headers["Location"].split("://", 1)[-1].split("/", 1)[-1]
+    family.application_path = "/" + family.application_path.lstrip("/")
+    family.csrf = csrf(client.get(family.application_path).get_data(as_text=True))
+
+
 PROFILED_KIND = {"web": "web confirm POST", "confirm": "web confirm POST", "page": "web confirmation GET",
-                 "counter": "counter POST", "api": "api POST"}
+                 "counter": "counter POST", "api": "api POST", "send": "web send POST"}
 
 
 def package_of(filename: str) -> str:
@@ -232,6 +246,21 @@ def main(argv: list[str] | None = None) -> int:
                     profiler.disable()
                 assert reply.status_code == 201, (reply.status_code, reply.get_data(as_text=True)[:300])
             last_statements[family.channel] = counter.kept
+
+        # The queue: every web family prepares, then sends (worker mode: the request only numbers it).
+        for family in web:
+            prepare(app, family, clients[family.index])
+        app.config["ALLOCATION"] = "worker"
+        for family in web:
+            counter.kept = []
+            if profiler and args.profile == "send":
+                profiler.enable()
+            reply = measure(samples, counter, "web send POST", lambda c=clients[family.index], f=family: c.post(
+                f"{f.application_path}/envoyer", {"csrf_token": f.csrf}))
+            if profiler and args.profile == "send":
+                profiler.disable()
+            assert reply.status_code == 303, reply.status_code
+            last_statements["web send"] = counter.kept
 
         for channel, statements in last_statements.items() if args.statements else ():
             what = " (confirm POST + confirmation GET)" if channel == "web" else ""

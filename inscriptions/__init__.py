@@ -36,6 +36,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from inscriptions.definitions.registry import init_registry
 
     init_registry(app)
+    # The allocator listens to the definitions (capacity changes move waiting lists).
+    import inscriptions.allocation.capacity  # noqa: F401
 
     _init_extensions(app)
     _register_blueprints(app)
@@ -75,12 +77,14 @@ def _register_blueprints(app: Flask) -> None:
     from inscriptions.family.views import bp as family_bp
     from inscriptions.intake.views import bp as intake_bp
     from inscriptions.paper.views import bp as paper_bp
+    from inscriptions.portal.applications import bp as applications_bp
     from inscriptions.portal.views import bp as portal_bp
     from inscriptions.privacy.views import bp as privacy_bp
     from inscriptions.reports.views import bp as reports_bp
     from inscriptions.site.views import bp as site_bp
 
     app.register_blueprint(portal_bp)
+    app.register_blueprint(applications_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(family_bp)
     app.register_blueprint(site_bp)

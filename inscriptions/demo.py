@@ -56,6 +56,8 @@ class DemoBooking:
     channel: str
     answers: Mapping[str, Any] = field(default_factory=dict)
     session: str | None = None
+    # Several sessions in one application (e.g. weeks of the holiday centre), each a ranked list.
+    wishes: tuple[tuple[str, ...], ...] = ()
 
 
 HOUSEHOLDS = (
@@ -102,6 +104,13 @@ CANTEEN_ANSWERS = {
     "rules": True,
 }
 
+HOLIDAY_ANSWERS = {
+    "lunch_diet": "standard",
+    "leave_alone": False,
+    "emergency_phone": "06 12 34 56 78",
+    "rules": True,
+}
+
 BOOKINGS = (
     DemoBooking("Durand", "Tom", "cantine", "web", CANTEEN_ANSWERS),
     DemoBooking(
@@ -110,6 +119,13 @@ BOOKINGS = (
     ),
     # Keyed in from a paper form: the channel says so and "required: online" fields may be empty.
     DemoBooking("Petit", "Inès", "cantine", "counter", {**CANTEEN_ANSWERS, "diet": "sans_porc"}),
+    # The holiday centre: several weeks in one application.
+    DemoBooking(
+        "Durand", "Tom", "loisirs", "web", {**HOLIDAY_ANSWERS, "leave_alone": True},
+        wishes=(("juil-1",), ("juil-2",)),
+    ),
+    DemoBooking("Petit", "Inès", "loisirs", "counter", {**HOLIDAY_ANSWERS, "emergency_phone": "01 98 76 54 32"},
+                wishes=(("juil-3",), ("aout-1",))),
 )
 
 
@@ -199,6 +215,7 @@ def _ensure_booking(household: Household, booking: DemoBooking) -> str:
             participants=[ParticipantInput(child_id=child.id if child else None, answers=booking.answers)],
             channel=booking.channel,
             session_code=booking.session,
+            wishes=booking.wishes,
         ))
     except RegistrationRefused as refused:
         details = [*refused.general, *(f"{k}: {v}" for e in refused.errors.values() for k, v in e.items())]

@@ -12,7 +12,7 @@ from inscriptions.models import Account, Guardian, Registration
 from inscriptions.pricing import euros
 from inscriptions.registrations.status import status_label
 
-__all__ = ["household_emails", "registration_received", "status_label"]
+__all__ = ["household_emails", "registration_received", "registrations_received", "status_label"]
 
 
 def household_emails(household_id: int) -> list[str]:
@@ -58,3 +58,9 @@ def registration_received(batch: str) -> int:
         "euros": euros,
     }
     return send_templated("emails/registration_received", recipients, **context)
+
+
+def registrations_received(batches: list[str]) -> int:
+    """The confirmations of every application an allocator pass decided, in one job (a queue job
+    costs more than the few queries of one confirmation); returns how many messages were sent."""
+    return sum(registration_received(batch) for batch in batches)

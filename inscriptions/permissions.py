@@ -87,8 +87,9 @@ PERMISSIONS: dict[str, Permission] = {
     # Agents see the dashboard, the counts and the attendance lists: the kitchen's meal count and
     # the lifeguard's list are their daily work, and these show no answers beyond names and class.
     "read_reports": _perm(
-        "See the service's dashboard and counts (e.g. meals per day, school and diet) and print the "
-        "attendance lists of its sessions (names, age, class; each print is audited).",
+        "See the service's dashboard and counts (e.g. meals per day, school and diet), print the "
+        "attendance lists of its sessions (names, age, class; each print is audited), and read the "
+        "allocation log (decisions by application number, no names; CSV exports audited).",
         Role.AGENT, Role.MANAGER, Role.ADMIN, per_service=True,
     ),
     # Not agents: an export copies the whole service's file out of the application, beyond the

@@ -48,6 +48,9 @@ from inscriptions.registrations.references import reserve_references
 from inscriptions.registrations.status import active_statuses, holding_statuses, record_status
 
 RECEIVED_JOB = "inscriptions.notifications:registration_received"
+RECEIVED_MANY_JOB = "inscriptions.notifications:registrations_received"
+# Confirmations per job when a pass decided many applications (a job stays well under its timeout).
+NOTIFY_CHUNK = 100
 
 
 def lock_key(service_code: str) -> int:
@@ -167,9 +170,21 @@ def _request(app: Application) -> rules.Request:
 
 
 def _lock_sessions(service_code: str, codes: list[str], now: dt.datetime) -> dict[str, rules.SessionState]:
-    """Lock the sessions (increasing id order) and read, in the same statement, the places held
-    and whether anyone waits: one round trip, under the lock every writer of a session takes."""
+    """Lock the sessions (increasing id order), then read the places held and whether anyone waits.
+
+    Two statements on purpose: a statement reads with the snapshot taken when it starts, so a
+    count made in the locking statement itself would miss what the previous holder of the lock
+    committed while this one waited for it.
+    """
     if not codes:
+        return {}
+    rows = db.session.execute(
+        select(ServiceSession.id, ServiceSession.code, ServiceSession.capacity, ServiceSession.starts_at)
+        .where(ServiceSession.service_code == service_code, ServiceSession.code.in_(codes))
+        .order_by(ServiceSession.id)
+        .with_for_update()
+    ).all()
+    if not rows:
         return {}
     reg = Registration
     held = (
@@ -178,16 +193,12 @@ def _lock_sessions(service_code: str, codes: list[str], now: dt.datetime) -> dic
         .scalar_subquery()
     )
     waiting = exists().where(and_(reg.session_id == ServiceSession.id, reg.status == Status.WAITLISTED))
-    rows = db.session.execute(
-        select(ServiceSession.id, ServiceSession.code, ServiceSession.capacity, ServiceSession.starts_at,
-               held, waiting)
-        .where(ServiceSession.service_code == service_code, ServiceSession.code.in_(codes))
-        .order_by(ServiceSession.id)
-        .with_for_update(of=ServiceSession)
-    ).all()
+    counts = {row.id: (int(row[1] or 0), bool(row[2])) for row in db.session.execute(
+        select(ServiceSession.id, held, waiting).where(ServiceSession.id.in_([r.id for r in rows]))
+    )}
     return {
         row.code: rules.SessionState(
-            code=row.code, id=row.id, capacity=row.capacity, held=int(row[4] or 0), waiting=bool(row[5]),
+            code=row.code, id=row.id, capacity=row.capacity, held=counts[row.id][0], waiting=counts[row.id][1],
             started=row.starts_at.replace(tzinfo=dt.UTC) <= now,
         )
         for row in rows
@@ -249,7 +260,11 @@ def _write_registrations(apps: list[Application], by_app: dict[int, list[rules.W
 
 
 def notify(decided: Pass) -> None:
-    """Queue the families' messages for a committed pass (call after the commit)."""
-    for batch in decided.batches:
-        jobs.enqueue(RECEIVED_JOB, batch)
+    """Queue the families' messages for a committed pass (call after the commit): one job for
+    one application, one job per hundred when the pass decided many (an opening's batches)."""
+    batches = decided.batches
+    if len(batches) == 1:
+        jobs.enqueue(RECEIVED_JOB, batches[0])
+    for start in range(0, len(batches) if len(batches) > 1 else 0, NOTIFY_CHUNK):
+        jobs.enqueue(RECEIVED_MANY_JOB, batches[start:start + NOTIFY_CHUNK])
     waitlist.notify_pending()

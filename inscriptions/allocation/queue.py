@@ -9,14 +9,17 @@ to an application that is committed (visible) or will never be (rolled back).
 
 from __future__ import annotations
 
+import datetime as dt
 import time
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, select, text
+from flask import current_app
+from sqlalchemy import ColumnElement, func, insert, select, text, update
 
 from inscriptions.clock import utcnow_naive
 from inscriptions.extensions import db
-from inscriptions.models import Application, ApplicationStatus
+from inscriptions.models import Application, ApplicationStatus, Draft
 
 # PostgreSQL sequence of arrival numbers (created by the applications migration).
 QUEUE_SEQUENCE = "application_queue_numbers"
@@ -81,3 +84,84 @@ def settled_number(max_wait_s: float = SETTLE_WAIT_S) -> int | None:
         if in_progress:
             time.sleep(0.002)
     return int(last)
+
+
+class NotSendable(Exception):
+    """The application cannot be sent: not this household's, or withdrawn."""
+
+
+class NotYetOpen(Exception):
+    """Sending opens later for this application; ``opens_at`` (naive UTC) says when."""
+
+    def __init__(self, opens_at: dt.datetime | None):
+        super().__init__("not open yet")
+        self.opens_at = opens_at
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A prepared application now in the queue (or already there: a double click)."""
+
+    application_id: int
+    service_code: str
+    queue_number: int
+    batch: str
+    status: str
+    replayed: bool = False
+
+
+def send_prepared(application_id: int, household_id: int) -> Sent:
+    """Send a prepared application: the opening-morning request.
+
+    In worker mode (``ALLOCATION=worker``) this is the whole request's database work: one
+    conditional UPDATE that numbers the application (and claims its web draft), committed; the
+    allocator decides a moment later. Inline, the request then runs the allocator's pass itself,
+    under the service's lock. Sending twice gives the same application (``replayed``).
+    Raises :class:`NotYetOpen` or :class:`NotSendable` (nothing saved).
+    """
+    from inscriptions.allocation import allocator
+    from inscriptions.database import write_transaction
+
+    inline = current_app.config.get("ALLOCATION", "inline") != "worker"
+    now = utcnow_naive()
+    decided = allocator.Pass()
+    with write_transaction():
+        if inline:
+            code = db.session.scalar(select(Application.service_code).where(Application.id == application_id))
+            if code is None:
+                raise NotSendable()
+            allocator.take_lock(code)
+        elif _postgresql():
+            db.session.execute(select(func.pg_current_xact_id()))  # see record_application
+        row = db.session.execute(
+            update(Application)
+            .where(Application.id == application_id, Application.household_id == household_id,
+                   Application.status == ApplicationStatus.PREPARED, Application.opens_at <= now)
+            .values(status=ApplicationStatus.PENDING, queue_number=_next_number(), submitted_at=now)
+            .returning(Application.service_code, Application.queue_number, Application.draft_id, Application.batch)
+            .execution_options(synchronize_session=False)
+        ).first()
+        if row is None:
+            return _not_sent(application_id, household_id)
+        if row.draft_id is not None:
+            db.session.execute(update(Draft).where(Draft.id == row.draft_id).values(submitted_batch=row.batch)
+                               .execution_options(synchronize_session=False))
+        if inline:
+            found = allocator.decide_pending(row.service_code)
+            decided.applications, decided.registrations = found.applications, found.registrations
+    allocator.notify(decided)
+    status = ApplicationStatus.DECIDED if inline else ApplicationStatus.PENDING
+    return Sent(application_id, row.service_code, row.queue_number, row.batch, status)
+
+
+def _not_sent(application_id: int, household_id: int) -> Sent:
+    app = db.session.execute(
+        select(Application.household_id, Application.status, Application.opens_at, Application.service_code,
+               Application.queue_number, Application.batch)
+        .where(Application.id == application_id)
+    ).first()
+    if app is None or app.household_id != household_id:
+        raise NotSendable()
+    if app.status == ApplicationStatus.PREPARED:
+        raise NotYetOpen(app.opens_at)
+    return Sent(application_id, app.service_code, app.queue_number, app.batch, app.status, replayed=True)

@@ -15,10 +15,10 @@ from pydantic.json_schema import models_json_schema
 
 from inscriptions.api import schemas as sc
 
-REQUEST_MODELS: tuple[type[BaseModel], ...] = (sc.RegistrationIn,)
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (sc.RegistrationIn, sc.ApplicationIn)
 RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     sc.ErrorOut, sc.BookingOut, sc.RegistrationDetailOut, sc.ServicesOut, sc.SessionsOut,
-    sc.HouseholdsOut, sc.MeOut, sc.RegistrationsOut, sc.HouseholdOut,
+    sc.HouseholdsOut, sc.MeOut, sc.RegistrationsOut, sc.HouseholdOut, sc.ApplicationAcceptedOut, sc.ApplicationOut,
 )
 
 
@@ -49,6 +49,10 @@ def _paths() -> dict[str, Any]:
     reference = {"name": "reference", "in": "path", "required": True,
                  "schema": {"type": "string", "maxLength": 40}, "description": "e.g. `CAN-2026-000042`"}
     code = {"name": "code", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 40}}
+    idempotency_header = {"name": "Idempotency-Key", "in": "header", "required": False,
+                          "description": "Same as the body's `idempotency_key` (they must match if both are given).",
+                          "schema": {"type": "string", "minLength": 1, "maxLength": sc.KEY_MAX,
+                                     "pattern": sc.KEY_PATTERN}}
     return {
         "/api/v1/openapi.json": {"get": {
             "operationId": "openapi", "summary": "This document.", "security": [],
@@ -85,10 +89,7 @@ def _paths() -> dict[str, Any]:
                            "(channel `counter` by default) and is recorded as `keyed_by`. Full sessions put "
                            "the whole request on the waiting list (`status` = `waitlisted`).",
             "security": secured,
-            "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
-                            "description": "Same as the body's `idempotency_key` (they must match if both are given).",
-                            "schema": {"type": "string", "minLength": 1, "maxLength": sc.KEY_MAX,
-                                       "pattern": sc.KEY_PATTERN}}],
+            "parameters": [idempotency_header],
             "requestBody": {"required": True,
                             "content": {"application/json": {"schema": _ref(sc.RegistrationIn)}}},
             "responses": {
@@ -100,6 +101,58 @@ def _paths() -> dict[str, Any]:
             "operationId": "getRegistration", "summary": "One registration, its answers and history.",
             "security": secured, "parameters": [reference],
             "responses": {"200": _json(sc.RegistrationDetailOut, "The registration."), **_errors(401, 404)},
+        }},
+        "/api/v1/applications": {"post": {
+            "operationId": "createApplication",
+            "summary": "Record an application: one or several participants, several wishes of sessions with "
+                       "ranked alternatives; the town's allocator decides the places.",
+            "description": "Same body, rights, channels and `Idempotency-Key` as `POST /api/v1/registrations`, plus "
+                           "`wishes`. Answers 202 with the application's number and `status_url` (also the "
+                           "`Location` header): `GET` it for the outcome. When the allocator runs in the request "
+                           "(the default) the application is already `decided`, and a wish that cannot be kept "
+                           "at all (a session started, a person already registered, not enough places where the "
+                           "family chooses) is a 422 with nothing saved; when it runs in the background, the "
+                           "application is `pending` and such refusals appear in its results.",
+            "security": secured,
+            "parameters": [idempotency_header],
+            "requestBody": {"required": True,
+                            "content": {"application/json": {"schema": _ref(sc.ApplicationIn)}}},
+            "responses": {
+                "201": _json(sc.ApplicationAcceptedOut, "Prepared (`send: false`): send it at opening."),
+                "202": {**_json(sc.ApplicationAcceptedOut,
+                                "Recorded (or the first result of this idempotency key)."),
+                        "headers": {"Location": {"description": "The application's status URL.",
+                                                 "schema": {"type": "string"}}}},
+                **_errors(400, 401, 403, 409, 415, 422, 503),
+            },
+        }},
+        "/api/v1/applications/{application_id}/send": {"post": {
+            "operationId": "sendApplication",
+            "summary": "Send a prepared application (made with `send: false`): the opening-morning request.",
+            "description": "Only numbers the application in the service's queue (the checks were made when it was "
+                           "prepared); the allocator decides. Sending again gives the same answer (`replayed`). "
+                           "For the household's own parent token, or staff who may register any household of the "
+                           "service; anyone else gets a 404. Before the application may be sent: 409 `not_open`.",
+            "security": secured,
+            "parameters": [{"name": "application_id", "in": "path", "required": True,
+                            "schema": {"type": "integer", "minimum": 1, "maximum": sc.MAX_ID}}],
+            "responses": {
+                "202": {**_json(sc.ApplicationAcceptedOut, "In the queue (or already there)."),
+                        "headers": {"Location": {"description": "The application's status URL.",
+                                                 "schema": {"type": "string"}}}},
+                **_errors(401, 404, 409, 503),
+            },
+        }},
+        "/api/v1/applications/{application_id}": {"get": {
+            "operationId": "getApplication",
+            "summary": "An application's state: pending with its place in line, or decided wish by wish with the "
+                       "registrations made (references, statuses, waiting-list positions).",
+            "description": "For the household's own parent token, or staff who may read the service's registrations; "
+                           "anyone else gets a 404, as for an application that does not exist.",
+            "security": secured,
+            "parameters": [{"name": "application_id", "in": "path", "required": True,
+                            "schema": {"type": "integer", "minimum": 1, "maximum": sc.MAX_ID}}],
+            "responses": {"200": _json(sc.ApplicationOut, "The application."), **_errors(401, 404)},
         }},
         "/api/v1/services": {"get": {
             "operationId": "listServices", "summary": "The services of the town.",
@@ -140,8 +193,9 @@ def _document() -> dict[str, Any]:
         "info": {
             "title": "Inscriptions API",
             "version": "1.0.0",
-            "description": "Registrations, sessions and their fill, households for staff. Authenticate with "
-                           "`Authorization: Bearer <token>` (`inscriptions staff token`). Errors are "
+            "description": "Registrations and applications, sessions and their fill, households for staff. "
+                           "Authenticate with `Authorization: Bearer <token>` (`inscriptions staff token`). "
+                           "Errors are "
                            "`{\"error\": {\"code\", \"message\", \"fields\"}}`.",
         },
         "paths": _paths(),

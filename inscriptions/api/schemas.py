@@ -4,7 +4,7 @@ OpenAPI document (:mod:`inscriptions.api.openapi`) is derived from them."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -68,6 +68,30 @@ class RegistrationIn(Input):
     note: str = Field(default="", max_length=500, description="Staff only: a note kept in the history.")
 
 
+# A wish is a ranked list of session codes (first choice, then alternatives); an application has
+# a few wishes (weeks, slots). Bounds here only keep bodies small: the service's own limits
+# (``sessions_choice``, ``alternatives``) are checked by the engine, with French messages.
+SessionCode = Annotated[str, Field(min_length=1, max_length=40)]
+Wish = Annotated[list[SessionCode], Field(min_length=1, max_length=6)]
+
+
+class ApplicationIn(RegistrationIn):
+    """An application: the booking body, plus several wishes of sessions with ranked alternatives."""
+
+    wishes: list[Wish] | None = Field(
+        default=None, min_length=1, max_length=20,
+        description="For services with sessions: each wish is a ranked list of session codes (first choice, "
+                    "then alternatives), e.g. `[[\"juil-1\"], [\"mar-17h\", \"jeu-17h\"]]`. Give either "
+                    "`wishes` or `session`, not both (`session` alone is one wish of one session).",
+    )
+    send: bool = Field(
+        default=True,
+        description="`false`: check everything now and keep the application **prepared**, without a place in "
+                    "the queue; send it at opening with `POST /api/v1/applications/{id}/send` (one light request "
+                    "that only numbers it). Prepared applications are checked as at the moment they may be sent.",
+    )
+
+
 class IdempotencyKey(Input):
     key: str = Field(min_length=1, max_length=KEY_MAX, pattern=KEY_PATTERN)
 
@@ -121,6 +145,67 @@ class BookingOut(BaseModel):
     status: str = Field(description="`accepted`, `submitted` (manual review) or `waitlisted`.")
     replayed: bool = Field(description="True when this answers an idempotency key already used.")
     registrations: list[RegistrationOut]
+
+
+class ApplicationAcceptedOut(BaseModel):
+    """The answer to a recorded application: where to read what the allocator decides."""
+
+    application_id: int
+    public_id: str = Field(description="The number to quote to the town, e.g. `STG-D000042`.")
+    service: str
+    batch: str
+    status: str = Field(description="`pending` (the allocator decides in a moment) or `decided` (decided "
+                                    "within the request: read the result at `status_url`).")
+    replayed: bool = Field(description="True when this answers an idempotency key already used.")
+    status_url: str = Field(description="`GET` it for the application's state (also the `Location` header).")
+    send_url: str | None = Field(default=None, description="Prepared applications: `POST` it to send.")
+    opens_at: dt.datetime | None = Field(default=None, description="Prepared applications: from when "
+                                                                   "they may be sent (UTC).")
+
+
+class ApplicationLineOut(BaseModel):
+    """One registration an application produced (one person in one session)."""
+
+    registration_id: int
+    reference: str
+    participant: str
+    status: str = Field(description="`accepted`, `submitted` (manual review), `waitlisted`... (it may have "
+                                    "changed since the decision: cancelled, offered...).")
+    waitlist_position: int | None = Field(description="1 = next; null when not on the waiting list.")
+
+
+class WishResultOut(BaseModel):
+    """What the allocator decided for one wish, and why."""
+
+    wish: int = Field(description="The wish's number in the application (1 = first).")
+    session: str | None = Field(description="Code of the session obtained or waited for; null when refused or "
+                                            "for a service without sessions.")
+    session_label: str | None
+    rank: int | None = Field(description="Rank of that session in the wish (1 = first choice).")
+    outcome: Literal["accepted", "waitlisted", "refused"]
+    reason: str = Field(description="Stable reason code: `fits`, `no_sessions`, `queue`, `full`, "
+                                    "`not_enough_places`, `started`, `duplicate`, `unknown_session`.")
+    reason_text: str = Field(description="The reason in words (French).")
+    registrations: list[ApplicationLineOut]
+
+
+class ApplicationOut(BaseModel):
+    """An application's state: waiting for the allocator (with its place in line), or decided."""
+
+    id: int
+    public_id: str = Field(description="e.g. `STG-D000042`; empty while the application is only prepared.")
+    service: str
+    service_name: str
+    status: str = Field(description="`pending` (in the queue), `decided`, or `prepared` (a web form "
+                                    "prepared before the opening, not sent yet).")
+    channel: str
+    household_id: int | None = Field(description="None once anonymised (RGPD retention).")
+    wishes: list[list[str]] = Field(description="What was asked: ranked session codes per wish.")
+    submitted_at: dt.datetime | None
+    decided_at: dt.datetime | None
+    place_in_line: int | None = Field(description="Pending only: applications of the service still waiting for "
+                                                  "the allocator before this one, plus one.")
+    results: list[WishResultOut] = Field(description="Decided only: one entry per wish, in order.")
 
 
 class ServiceOut(BaseModel):

@@ -21,6 +21,8 @@ from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.exceptions import HTTPException
 
 from inscriptions import clock
+from inscriptions.allocation.queue import NotSendable, NotYetOpen, send_prepared
+from inscriptions.allocation.status import application_status
 from inscriptions.api import schemas as sc
 from inscriptions.api.errors import ApiError, busy_error, error_response, http_error_response, validation_error
 from inscriptions.api.openapi import openapi_document
@@ -31,6 +33,8 @@ from inscriptions.definitions.registry import definition_for, registry
 from inscriptions.extensions import csrf, db
 from inscriptions.models import (
     Account,
+    AllocationDecision,
+    Application,
     Child,
     Guardian,
     Household,
@@ -45,10 +49,13 @@ from inscriptions.registrations.create import (
     KEY_REUSED,
     ParticipantInput,
     RegistrationInput,
+    RegistrationOutcome,
     RegistrationRefused,
     create_registrations,
+    prepare_application,
 )
 from inscriptions.registrations.status import holding_statuses
+from inscriptions.registrations.windows import moment_text
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # The API authenticates with bearer tokens only, never with the session cookie: a forged
@@ -154,6 +161,26 @@ def me() -> Response:
 def create_registration() -> Response:
     account = _account()
     body = sc.RegistrationIn.model_validate(_json_body())
+    data = _booking_input(account, body)
+    outcome = _create(data)
+
+    regs = _registrations(outcome.registration_ids)
+    response = _reply(sc.BookingOut(
+        batch=outcome.batch,
+        status=outcome.status,
+        replayed=outcome.replayed,
+        registrations=[_registration_out(r) for r in regs],
+    ), 201)
+    if regs:
+        response.headers["Location"] = url_for(".get_registration", reference=regs[0].reference)
+    return response
+
+
+def _booking_input(
+    account: Account, body: sc.RegistrationIn, wishes: list[list[str]] | None = None
+) -> RegistrationInput:
+    """The engine's input for a booking or application body, after the API's own access checks
+    (who may book which household, through which channel)."""
     service = registry().get(body.service)
     if service is None:
         raise ApiError(422, "validation_error", _("Some values need to be checked."),
@@ -193,32 +220,26 @@ def create_registration() -> Response:
         ParticipantInput(child_id=p.child_id, guardian_id=p.guardian_id, answers={**body.answers, **p.answers})
         for p in body.participants
     ]
-    data = RegistrationInput(
+    return RegistrationInput(
         service_code=service.code,
         household_id=household_id,
         participants=participants,
         channel=channel,
         keyed_by_id=account.id,
         session_code=body.session,
+        wishes=tuple(tuple(wish) for wish in wishes or ()),
         note=note,
         idempotency_key=_idempotency_key(account, body.idempotency_key),
         waitlist_together=body.waitlist_together,
     )
-    try:
-        outcome = create_registrations(data)
-    except RegistrationRefused as exc:
-        raise _refusal(exc, participants) from exc
 
-    regs = _registrations(outcome.registration_ids)
-    response = _reply(sc.BookingOut(
-        batch=outcome.batch,
-        status=outcome.status,
-        replayed=outcome.replayed,
-        registrations=[_registration_out(r) for r in regs],
-    ), 201)
-    if regs:
-        response.headers["Location"] = url_for(".get_registration", reference=regs[0].reference)
-    return response
+
+def _create(data: RegistrationInput) -> RegistrationOutcome:
+    """:func:`create_registrations`, its refusals as API errors."""
+    try:
+        return create_registrations(data)
+    except RegistrationRefused as exc:
+        raise _refusal(exc, list(data.participants)) from exc
 
 
 def _idempotency_key(account: Account, key: str | None) -> str | None:
@@ -380,6 +401,154 @@ def _without_sensitive(defn: s.ServiceDefinition, answers: dict[str, Any]) -> di
                      for item in value]
         kept[fld.name] = value
     return kept
+
+
+# -- applications -------------------------------------------------------------------------------------
+
+@bp.post("/applications")
+def create_application() -> Response:
+    """Record an application (same checks and engine as a booking) and answer 202 with where to
+    follow it: the allocator decides in the request (``ALLOCATION=inline``) or a moment later."""
+    account = _account()
+    body = sc.ApplicationIn.model_validate(_json_body())
+    if body.wishes is not None and body.session is not None:
+        raise ApiError(422, "validation_error", _("Some values need to be checked."),
+                       {"wishes": _("Give either wishes or one session, not both.")})
+    data = _booking_input(account, body, body.wishes)
+    if not body.send:
+        return _prepared(data)
+    outcome = _create(data)
+    application = _application_of(outcome)
+    defn = definition_for(application.form_version_id)
+    status_url = url_for(".get_application", application_id=application.id)
+    response = _reply(sc.ApplicationAcceptedOut(
+        application_id=application.id,
+        public_id=application.public_id(defn.reference_prefix),
+        service=application.service_code,
+        batch=application.batch,
+        status=application.status,
+        replayed=outcome.replayed,
+        status_url=status_url,
+    ), 202)
+    response.headers["Location"] = status_url
+    return response
+
+
+def _prepared(data: RegistrationInput) -> Response:
+    """Check the application now, keep it prepared (no place in the queue): 201 with its send URL."""
+    try:
+        outcome = prepare_application(data)
+    except RegistrationRefused as exc:
+        raise _refusal(exc, list(data.participants)) from exc
+    application = db.session.get(Application, outcome.application_id)
+    status_url = url_for(".get_application", application_id=application.id)
+    response = _reply(sc.ApplicationAcceptedOut(
+        application_id=application.id, public_id="", service=application.service_code, batch=application.batch,
+        status=application.status, replayed=False, status_url=status_url,
+        send_url=url_for(".send_application", application_id=application.id),
+        opens_at=_utc(application.opens_at) if application.opens_at else None,
+    ), 201)
+    response.headers["Location"] = status_url
+    return response
+
+
+@bp.post("/applications/<application_id>/send")
+def send_application(application_id: str) -> Response:
+    """Send a prepared application: the opening-morning request, as light as the web's (the
+    application is only numbered; the allocator decides). Sending twice gives the same answer."""
+    account = _account()
+    wanted = int(application_id) if application_id.isdigit() and len(application_id) <= 10 else 0
+    if can(account, "register_own_household"):
+        household_id = account.guardian.household_id if account.guardian else None
+    else:
+        # Staff send for the household the application was prepared for, in their own services.
+        found = db.session.execute(select(Application.household_id, Application.service_code)
+                                   .where(Application.id == wanted)).first() if 1 <= wanted <= sc.MAX_ID else None
+        allowed = found is not None and can(account, "register_for_any_household", found.service_code)
+        household_id = found.household_id if allowed else None
+    if household_id is None:
+        raise ApiError(404, "not_found", _("Not found."))
+    try:
+        sent = send_prepared(wanted, household_id)
+    except NotSendable as exc:
+        raise ApiError(404, "not_found", _("Not found.")) from exc
+    except NotYetOpen as exc:
+        raise ApiError(409, "not_open", _("This application may be sent from %(when)s.", when=moment_text(
+            _utc(exc.opens_at))) if exc.opens_at else _("This application cannot be sent yet.")) from exc
+    service = registry().get(sent.service_code)
+    status_url = url_for(".get_application", application_id=wanted)
+    response = _reply(sc.ApplicationAcceptedOut(
+        application_id=wanted,
+        public_id=f"{service.definition.reference_prefix}-D{sent.queue_number:06d}" if service else "",
+        service=sent.service_code, batch=sent.batch, status=sent.status, replayed=sent.replayed,
+        status_url=status_url,
+    ), 202)
+    response.headers["Location"] = status_url
+    return response
+
+
+def _application_of(outcome: RegistrationOutcome) -> Application:
+    """The application an outcome recorded (or replayed)."""
+    application = (db.session.get(Application, outcome.application_id) if outcome.application_id is not None
+                   else db.session.scalar(select(Application).filter_by(batch=outcome.batch)))
+    if application is None:  # pragma: no cover - every booking records an application since the migration
+        raise ApiError(404, "not_found", _("Not found."))
+    return application
+
+
+@bp.get("/applications/<application_id>")
+def get_application(application_id: str) -> Response:
+    """An application's state: pending with its place in line, or decided wish by wish, with the
+    registrations made. Its own household (parent token) or staff of its service only."""
+    account = _account()
+    wanted = int(application_id) if application_id.isdigit() and len(application_id) <= 10 else 0
+    application = db.session.get(Application, wanted) if 1 <= wanted <= sc.MAX_ID else None
+    if application is None or not _may_read_application(account, application):
+        # Another household's application answers exactly like one that does not exist.
+        raise ApiError(404, "not_found", _("Not found."))
+    state = application_status(application)
+    # The session codes of the decisions (the state gives their labels, for people).
+    codes: dict[int, str | None] = {wish: code for wish, code in db.session.execute(
+        select(AllocationDecision.wish, AllocationDecision.session_code)
+        .where(AllocationDecision.application_id == application.id)
+    )}
+    return _reply(sc.ApplicationOut(
+        id=application.id,
+        public_id=state.public_id,
+        service=application.service_code,
+        service_name=state.service_name,
+        status=application.status,
+        channel=application.channel,
+        household_id=application.household_id,
+        wishes=[list(wish) for wish in application.wishes or []],
+        submitted_at=_utc(state.submitted_at) if state.submitted_at else None,
+        decided_at=_utc(application.decided_at) if application.decided_at else None,
+        place_in_line=state.place_in_line,
+        results=[
+            sc.WishResultOut(
+                wish=result.wish,
+                session=codes.get(result.wish),
+                session_label=result.session,
+                rank=result.rank,
+                outcome=result.outcome,  # type: ignore[arg-type]  # a str of Outcome, checked by pydantic
+                reason=result.reason,
+                reason_text=result.reason_text,
+                registrations=[sc.ApplicationLineOut(
+                    registration_id=line.registration_id, reference=line.reference, participant=line.person,
+                    status=line.status, waitlist_position=line.waitlist_position,
+                ) for line in result.lines],
+            )
+            for result in (state.results if state.decided else [])
+        ],
+    ))
+
+
+def _may_read_application(account: Account, application: Application) -> bool:
+    """The rule of registrations: the household's own parent, or staff who read the service's."""
+    if application.household_id is not None and acts_for_household(account, application.household_id) and can(
+            account, "read_own_registrations"):
+        return True
+    return can(account, "read_any_registration", application.service_code)
 
 
 # -- services and sessions ----------------------------------------------------------------------------

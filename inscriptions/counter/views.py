@@ -39,6 +39,7 @@ from werkzeug.datastructures import CombinedMultiDict, MultiDict
 from werkzeug.wrappers import Response
 
 from inscriptions import TOWN_KEY
+from inscriptions.allocation.status import application_status
 from inscriptions.audit import Action, log_access, log_read
 from inscriptions.auth.accounts import safe_next
 from inscriptions.counter import access
@@ -53,7 +54,10 @@ from inscriptions.counter.forms import (
     CounterGuardianForm,
     CounterHouseholdForm,
     EntrySetupForm,
+    SessionChoiceForm,
+    choice_hint,
     is_blank,
+    session_choice,
     today,
 )
 from inscriptions.counter.search import QUERY_MIN, install_sqlite_fold, search_households
@@ -63,7 +67,7 @@ from inscriptions.definitions.registry import current_version, definition_for, d
 from inscriptions.eligibility import eligibility_problems
 from inscriptions.extensions import db
 from inscriptions.forms import web
-from inscriptions.models import Child, FormVersion, Guardian, Household, Registration
+from inscriptions.models import Application, Child, FormVersion, Guardian, Household, Outcome, Registration
 from inscriptions.paper import tokens
 from inscriptions.permissions import can
 from inscriptions.portal import catalogue
@@ -80,6 +84,8 @@ bp = Blueprint("counter", __name__, url_prefix="/guichet")
 bp.record_once(lambda state: install_sqlite_fold(state.app))
 
 PAPER_KEY = "counter_paper"
+# Seconds between reloads of a confirmation page waiting for the allocator (<meta> refresh).
+REFRESH_SECONDS = 3
 KEY_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -465,27 +471,29 @@ def entry(household_id: int, code: str) -> Any:
     people = candidates(defn, home)
     problems = {p.key: eligibility_problems(defn, service.hooks, hview, p.view) for p in people}
     general = eligibility_problems(defn, service.hooks, hview, None) if defn.audience == "household" else []
-    sessions = [x for x in catalogue.sessions_of(service) if not x.started] if defn.sessions else []
     setup = EntrySetupForm(
         formdata=request.form if posted else None,
         prefix="setup",
         participants=[(p.key, _participant_label(p)) for p in people if not problems[p.key]],
-        sessions=[(x.code, f"{x.label} – {x.places_text}") for x in sessions],
         data=None if posted else _setup_defaults(grant, version, people, problems),
     )
+    # Sessions, booking rules and how many to choose are the service's current ones (as in
+    # create_registrations), whatever the version printed on the paper.
+    choice = session_choice(service, request.form if posted else None)
     # The version travels with the form: a paper printed from an older version is keyed with it.
     setup.version.data = str(version.id)
     window = catalogue.window(service.definition, home)
     step = request.form.get("_step") if posted else None
-    if step in ("setup", "entry") and setup.validate():
+    # A list, not ``and``: both forms are checked, so every error shows at once.
+    if step in ("setup", "entry") and all([setup.validate(), choice.validate()]):
         chosen = [p for p in people if p.key in (setup.participant.data or [])]
         channel = setup.channel.data
         if step == "setup":
             entry_form = CounterEntry(service, version, home, chosen, channel)
-            return _render_entry(entry_form, setup, key=secrets.token_hex(16), focus=True)
+            return _render_entry(entry_form, setup, choice, key=secrets.token_hex(16), focus=True)
         entry_form = CounterEntry(service, version, home, chosen, channel,
                                   formdata=CombinedMultiDict([request.files, request.form]))
-        return _submit_entry(entry_form, setup, grant)
+        return _submit_entry(entry_form, setup, choice, grant)
     return render_template(
         "counter/setup.html",
         household=home,
@@ -494,12 +502,13 @@ def entry(household_id: int, code: str) -> Any:
         version=version,
         current_version_id=current_version(service).id,
         setup=setup,
+        choice=choice,
+        choice_hint=choice_hint(service.definition) if service.definition.sessions_choice.max > 1 else "",
         people=people,
         problems=problems,
         general=general,
-        sessions=sessions,
         window=window,
-        has_errors=posted and bool(setup.errors),
+        has_errors=posted and (bool(setup.errors) or any(f.errors for f in choice.fields)),
     )
 
 
@@ -520,20 +529,19 @@ def _setup_defaults(grant: Any, version: FormVersion, people: list[Participant],
     }
 
 
-def _render_entry(entry_form: CounterEntry, setup: EntrySetupForm, *, key: str, focus: bool,
-                  status: int = 200) -> tuple[str, int]:
+def _render_entry(entry_form: CounterEntry, setup: EntrySetupForm, choice: SessionChoiceForm, *, key: str,
+                  focus: bool, status: int = 200) -> tuple[str, int]:
     links = entry_form.error_links()
     if focus and not links and not entry_form.general:
         _focus_first(entry_form)
-    sess = entry_form.defn.session(setup.session.data) if setup.session.data else None
     return render_template(
         "counter/entry.html",
         entry=entry_form,
         household=entry_form.household,
         service=entry_form.service,
         setup=setup,
+        choice=choice,
         key=key,
-        session_label=sess.label if sess else None,
         error_links=links,
         file_names={},
     ), status
@@ -568,7 +576,7 @@ class _FirstOption:
         return self.widget(field, **kwargs)
 
 
-def _submit_entry(entry_form: CounterEntry, setup: EntrySetupForm, grant: Any) -> Any:
+def _submit_entry(entry_form: CounterEntry, setup: EntrySetupForm, choice: SessionChoiceForm, grant: Any) -> Any:
     home = entry_form.household
     service = entry_form.service
 
@@ -580,7 +588,7 @@ def _submit_entry(entry_form: CounterEntry, setup: EntrySetupForm, grant: Any) -
     db.session.commit()  # files stored are kept even if the answers need fixing
     if upload_errors:
         entry_form.apply_upload_errors(upload_errors)
-        return _render_entry(entry_form, setup, key=key, focus=False, status=422)
+        return _render_entry(entry_form, setup, choice, key=key, focus=False, status=422)
     mediation = setup.mediation_reason.data or ""
     try:
         outcome = create_registrations(RegistrationInput(
@@ -589,7 +597,7 @@ def _submit_entry(entry_form: CounterEntry, setup: EntrySetupForm, grant: Any) -
             participants=entry_form.inputs(),
             channel=setup.channel.data,
             keyed_by_id=current_user.id,
-            session_code=setup.session.data or None,
+            **choice.booking(),
             form_version_id=entry_form.version.id,
             note=mediation,
             idempotency_key=f"counter:{current_user.id}:{key}",
@@ -598,13 +606,19 @@ def _submit_entry(entry_form: CounterEntry, setup: EntrySetupForm, grant: Any) -
         ))
     except RegistrationRefused as refused:
         entry_form.apply_refusal(refused)
-        return _render_entry(entry_form, setup, key=key, focus=False, status=422)
+        return _render_entry(entry_form, setup, choice, key=key, focus=False, status=422)
     if not outcome.replayed:
+        detail = {"service": service.code, "channel": setup.channel.data, "batch": outcome.batch,
+                  "form_version_id": entry_form.version.id}
         for reg_id in outcome.registration_ids:
+            log_access(current_user.id, Action.REGISTER, home.id, detail, mediation or grant.reason,
+                       registration_id=reg_id)
+        if outcome.pending:
+            # Allocation by the worker: no registration exists yet. The agent's act is logged
+            # now, with the application (its registrations will carry the same batch).
             log_access(current_user.id, Action.REGISTER, home.id,
-                       {"service": service.code, "channel": setup.channel.data, "batch": outcome.batch,
-                        "form_version_id": entry_form.version.id},
-                       mediation or grant.reason, registration_id=reg_id)
+                       {**detail, "application_id": outcome.application_id, "pending": True},
+                       mediation or grant.reason)
         pending = session.get(PAPER_KEY)
         if isinstance(pending, dict) and pending.get("version") == entry_form.version.id:
             session.pop(PAPER_KEY, None)
@@ -615,20 +629,33 @@ def _submit_entry(entry_form: CounterEntry, setup: EntrySetupForm, grant: Any) -
 @bp.get("/foyers/<int:household_id>/lot/<batch>")
 @counter_required
 def confirmation(household_id: int, batch: str) -> Any:
+    """The booking's outcome; while the allocator has not decided (``ALLOCATION=worker``), the
+    application's place in the queue, and the page reloads itself until the decision."""
     home = _household(household_id)
+    application = db.session.scalar(select(Application).filter_by(batch=batch[:32], household_id=home.id))
     regs = list(db.session.scalars(
         select(Registration).filter_by(batch=batch[:32], household_id=home.id).order_by(Registration.id)
     ))
-    if not regs or not _readable(regs[0].service_code):
+    code = application.service_code if application is not None else (regs[0].service_code if regs else None)
+    if code is None or not _readable(code):
         abort(404)
-    service = registry().get(regs[0].service_code)
+    service = registry().get(code)
+    state = application_status(application) if application is not None else None
+    if not regs and (state is None or (not state.pending and not state.results)):
+        abort(404)
+    positions = {line.registration_id: line.waitlist_position
+                 for result in (state.results if state else []) for line in result.lines}
     return render_template(
         "counter/confirmation.html",
         household=home,
         registrations=regs,
-        service_name=service.definition.name if service else regs[0].service_code,
+        state=state,
+        refused=[r for r in state.results if r.outcome == Outcome.REFUSED] if state else [],
+        positions=positions,
+        refresh_seconds=REFRESH_SECONDS,
+        service_name=service.definition.name if service else code,
         total=sum((r.price for r in regs), Decimal("0.00")),
-        letter=_letter_kind(regs[0]) is not None,
+        letter=bool(regs) and _letter_kind(regs[0]) is not None,
     )
 
 

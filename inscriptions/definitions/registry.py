@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from blinker import Namespace
 from flask import Flask, current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -172,6 +173,13 @@ def _naive_utc(value):  # type: ignore[no-untyped-def]
     return as_local_aware(value).astimezone(dt.UTC).replace(tzinfo=None)
 
 
+# Sent inside the transaction that gave sessions more places (``session_ids``), and after the
+# commit of :func:`sync_all`: the allocation package listens (inscriptions.allocation.capacity).
+_signals = Namespace()
+capacity_grown = _signals.signal("capacity-grown")
+versions_synced = _signals.signal("versions-synced")
+
+
 def _sync_sessions(service: LoadedService, version: FormVersion) -> None:
     existing = {
         s.code: s
@@ -190,17 +198,14 @@ def _sync_sessions(service: LoadedService, version: FormVersion) -> None:
         db.session.add(row)
     db.session.flush()
     if grown:
-        # More places: the waiting list moves in this same transaction (families told after commit).
-        from inscriptions.registrations.waitlist import promote_sessions
-
-        promote_sessions(row.id for row in grown)
+        # More places: whoever decides places (the allocation package) hears it in this same
+        # transaction; definitions only record what the town wrote.
+        capacity_grown.send(service.code, session_ids=[row.id for row in grown])
 
 
 def sync_all() -> list[FormVersion]:
     """Make sure every loaded service has its current version and sessions in the database."""
-    from inscriptions.registrations.waitlist import notify_pending
-
     versions = [current_version(service) for service in registry().all()]
     db.session.commit()
-    notify_pending()
+    versions_synced.send(None)
     return versions

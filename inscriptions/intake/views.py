@@ -27,10 +27,12 @@ from sqlalchemy import select
 from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.wrappers import Response
 
+from inscriptions.allocation.status import application_status
 from inscriptions.audit import Action, log_access, log_read
 from inscriptions.clock import utcnow_naive
 from inscriptions.counter.access import counter_required
 from inscriptions.counter.entry import CounterEntry, Store
+from inscriptions.counter.forms import SessionChoiceForm, choice_hint, session_choice
 from inscriptions.counter.search import QUERY_MIN, search_households
 from inscriptions.definitions import schema as s
 from inscriptions.definitions.registry import definition_for, definition_of, registry
@@ -48,11 +50,20 @@ from inscriptions.intake.store import (
     start_reading,
     stored_reading,
 )
-from inscriptions.models import FormVersion, Household, PrintToken, Registration, ScanBatch, ScanPage, ScanPageStatus
+from inscriptions.models import (
+    Application,
+    FormVersion,
+    Household,
+    PrintToken,
+    Registration,
+    ScanBatch,
+    ScanPage,
+    ScanPageStatus,
+)
 from inscriptions.models.scan import PENDING_PAGE_STATUSES
 from inscriptions.paper import tokens
 from inscriptions.paper.layout import stored_layout
-from inscriptions.paper.reader import answers_from, document_values
+from inscriptions.paper.reader import answers_from, document_values, session_cells
 from inscriptions.permissions import can
 from inscriptions.portal.wizard import Participant, candidates
 from inscriptions.privacy.sensitive import hides_path, may_read_sensitive, sensitive_names, without_sensitive
@@ -410,19 +421,23 @@ def document(token: str) -> Any:
     entry = ScanEntry(service, version, household, chosen, "paper",
                       formdata=CombinedMultiDict([request.files, request.form]) if posted else None,
                       prefill=prefill, withheld=withheld)
+    # The sessions ticked on the paper (one, several, or the ranked grid), for the agent to check.
+    choice = session_choice(service, request.form if posted else None, cells=session_cells(machine))
     if posted:
-        result = _confirm(entry, token, pages, machine, print_token)
+        result = _confirm(entry, choice, token, pages, machine)
         if isinstance(result, Response):
             return result
     by_path: dict[str, list[dict[str, Any]]] = {}
     for item in review:
         by_path.setdefault(str(item.get("path", "")).partition(".")[0], []).append(item)
+    defn_live = service.definition
     return render_template(
         "intake/document.html", entry=entry, household=household, service=service, token=token,
         pages=pages, review=review, review_by_field=by_path,
         crops=_crops_by_field(pages, sensitive_ok), withheld=entry.hidden_names,
-        withheld_rows=entry.withheld_rows,
-        error_links=entry.error_links(), file_names={},
+        withheld_rows=entry.withheld_rows, choice=choice,
+        choice_hint=choice_hint(defn_live) if defn_live.sessions_choice.max > 1 else "",
+        error_links=choice.error_links() + entry.error_links(), file_names={},
     ), (422 if posted else 200)
 
 
@@ -515,25 +530,28 @@ def _chosen(people: list[Participant], print_token: PrintToken) -> list[Particip
     return [p for p in people if p.child_id == wanted or p.guardian_id == wanted]
 
 
-def _confirm(entry: ScanEntry, token: str, pages: list[ScanPage], machine: Mapping[str, Any],
-             print_token: PrintToken) -> Response | None:
+def _confirm(entry: ScanEntry, choice: SessionChoiceForm, token: str, pages: list[ScanPage],
+             machine: Mapping[str, Any]) -> Response | None:
     home = entry.household
 
     def store(fld: s.FileField, storage: Any) -> str:
         return store_upload(home.id, storage, accept=fld.accept, max_size_mb=fld.max_size_mb).token
 
+    # Checked first, but the answers are still read: a page shown again keeps what was typed.
+    sessions_ok = choice.validate()
     problems = entry.collect(store)
     if problems:
         entry.apply_upload_errors(problems)
         return None
+    if not sessions_ok:
+        return None
     batch_ids = sorted({p.batch_id for p in pages})
     note = _("Scanned paper form, scan batch %(n)s", n=", ".join(str(b) for b in batch_ids))
-    session_code = machine.get("session") if isinstance(machine.get("session"), str) else None
     inputs = entry.inputs()
     try:
         outcome = create_registrations(RegistrationInput(
             service_code=entry.service.code, household_id=home.id, participants=inputs, channel="paper",
-            keyed_by_id=current_user.id, session_code=session_code, form_version_id=entry.version.id,
+            keyed_by_id=current_user.id, **choice.booking(), form_version_id=entry.version.id,
             note=note, idempotency_key=f"scan:{token}", received_on=pages[0].batch.uploaded_at.date(),
             mediation_reason=_("Paper form received and scanned"),
         ))
@@ -541,7 +559,7 @@ def _confirm(entry: ScanEntry, token: str, pages: list[ScanPage], machine: Mappi
         entry.apply_refusal(refused)
         return None
     now = utcnow_naive()
-    confirmed = {"participants": [dict(p.answers) for p in inputs]}
+    confirmed = {"participants": [dict(p.answers) for p in inputs], "wishes": choice.wishes}
     for page in _document_pages(token):
         if page.status in PENDING_PAGE_STATUSES or page.status == ScanPageStatus.REGISTERED.value:
             page.status = ScanPageStatus.REGISTERED.value
@@ -551,20 +569,30 @@ def _confirm(entry: ScanEntry, token: str, pages: list[ScanPage], machine: Mappi
             page.machine_values = dict(machine)
             page.confirmed_values = confirmed
     if not outcome.replayed:
+        detail = {"service": entry.service.code, "channel": "paper", "batch": outcome.batch,
+                  "token": token, "scan_pages": [p.id for p in pages]}
         for reg_id in outcome.registration_ids:
-            log_access(current_user.id, Action.REGISTER, home.id,
-                       {"service": entry.service.code, "channel": "paper", "batch": outcome.batch,
-                        "token": token, "scan_pages": [p.id for p in pages]},
+            log_access(current_user.id, Action.REGISTER, home.id, detail,
                        _("Paper form received and scanned"), registration_id=reg_id)
+        if outcome.pending:
+            # Allocation by the worker: no registration yet; the act is logged with the application.
+            log_access(current_user.id, Action.REGISTER, home.id,
+                       {**detail, "application_id": outcome.application_id, "pending": True},
+                       _("Paper form received and scanned"))
     db.session.commit()
-    flash(_("The scanned form is registered."), "success")
+    if outcome.pending:
+        flash(_("The scanned form is recorded: the places are being allocated."), "success")
+    else:
+        flash(_("The scanned form is registered."), "success")
     return redirect(url_for(".evidence", batch=outcome.batch))
 
 
 @bp.get("/preuves/<batch>")
 @counter_required
 def evidence(batch: str) -> str:
-    """A registration's scan evidence: pages, hashes, machine-read and confirmed values, who confirmed."""
+    """A registration's scan evidence: pages, hashes, machine-read and confirmed values, who confirmed;
+    and the application's outcome per session (while the allocator has not decided, the page
+    reloads itself every few seconds)."""
     batch = batch[:32]
     regs = list(db.session.scalars(select(Registration).filter_by(batch=batch).order_by(Registration.id)))
     pages = list(db.session.scalars(select(ScanPage).filter_by(registration_batch=batch).order_by(ScanPage.page)))
@@ -581,8 +609,11 @@ def evidence(batch: str) -> str:
         defn = definition_of(version)
         hidden = {path for page in pages for path in (page.machine_values or {}) if hides_path(defn, path)}
         confirmed = without_sensitive(defn, confirmed)
+    application = db.session.scalar(select(Application).filter_by(batch=batch))
+    state = application_status(application) if application is not None else None
     return render_template("intake/evidence.html", batch=batch, registrations=regs, pages=pages,
-                           hidden_paths=hidden, confirmed=confirmed)
+                           hidden_paths=hidden, confirmed=confirmed, state=state,
+                           refresh_seconds=REFRESH_SECONDS)
 
 
 @bp.app_template_global("has_scan_evidence")

@@ -19,6 +19,8 @@ from inscriptions.extensions import db
 
 
 class ApplicationStatus(enum.StrEnum):
+    # Validated before opening, kept until the family sends it (no queue number yet).
+    PREPARED = "prepared"
     # In the queue: waiting for the allocator.
     PENDING = "pending"
     # The allocator decided every wish (see its decisions and registrations).
@@ -61,8 +63,14 @@ class Application(db.Model):
     waitlist_together: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(10))
     # Arrival order, across services (one counter): the allocator takes applications by it.
-    queue_number: Mapped[int] = mapped_column(BigInteger)
-    submitted_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow_naive)
+    # None while prepared (not sent yet).
+    queue_number: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # Prepared applications: the earliest moment they may be sent (opening, or the family's
+    # priority window), and the web draft they were prepared from.
+    opens_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    draft_id: Mapped[int | None] = mapped_column(ForeignKey("drafts.id", ondelete="SET NULL"), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow_naive)
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("allocation_runs.id"), index=True)
 
@@ -71,8 +79,9 @@ class Application(db.Model):
     )
 
     def public_id(self, prefix: str) -> str:
-        """The number safe to publish and to quote on the phone, e.g. ``LOI-D000437``."""
-        return f"{prefix}-D{self.queue_number:06d}"
+        """The number safe to publish and to quote on the phone, e.g. ``LOI-D000437`` ("" before
+        the application is sent)."""
+        return f"{prefix}-D{self.queue_number:06d}" if self.queue_number is not None else ""
 
 
 class AllocationRun(db.Model):

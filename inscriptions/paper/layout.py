@@ -23,10 +23,12 @@ from typing import Any, Literal
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from inscriptions.allocation.status import rank_label
 from inscriptions.definitions import schema as s
 from inscriptions.definitions.registry import definition_of
 from inscriptions.extensions import db
@@ -38,7 +40,8 @@ from inscriptions.paper.tokens import PAYLOAD_LENGTH
 LAYOUT_FORMAT = 1
 # Version of the code below. Stored layouts keep the version that made them; changing a constant
 # here only affects form versions printed for the first time afterwards.
-LAYOUT_VERSION = 1
+# 2: several sessions to tick (``sessions_choice``) and the ranked grid (``alternatives``).
+LAYOUT_VERSION = 2
 
 PAGE_W, PAGE_H = 210.0, 297.0
 MARK_SIZE = 6.0
@@ -62,6 +65,10 @@ CHOICE_PITCH = 10.0  # minimum distance between two checkboxes' centres, both di
 CELL_W, CELL_H = 6.0, 8.0  # comb boxes: one handwritten character each
 LINE_H = 8.0  # a line of handwriting in a text box
 INDENT = 7.0  # questions' text and boxes start after the question number
+# Ranked sessions: gap between the column groups of two sessions wanted, and the least width
+# left to the session labels before the groups go one under another.
+GROUP_GAP = 4.0
+RANKED_LABEL_MIN, RANKED_LABEL_MAX = 60.0, 90.0
 
 Rect = tuple[float, float, float, float]
 Colour = str  # "#rrggbb", or "primary" / "primary_text" / "accent": the town's colours at print time
@@ -753,11 +760,101 @@ class _Builder:
         self.questions += qs
 
     def sessions(self) -> None:
+        """The session question: one box per session, ticked once (``session``: one session) or
+        several times (``sessions_choice.max`` > 1); with ranked alternatives, a grid (see
+        :meth:`ranked_sessions`)."""
         if not self.defn.sessions:
             return
-        q = _Q("session", "one", _("Which session?"), required="always", schema_type="session",
-               options=[(sess.code, sess.label) for sess in self.defn.sessions])
+        options: list[tuple[str | bool, str]] = [(sess.code, sess.label) for sess in self.defn.sessions]
+        if self.defn.alternatives:
+            self.ranked_sessions(options)
+            return
+        if self.defn.sessions_choice.max > 1:
+            q = _Q("session", "many", _("Which sessions?"), required="always", schema_type="session",
+                   options=options, hint=tick_hint(self.defn))
+        else:
+            q = _Q("session", "one", _("Which session?"), required="always", schema_type="session",
+                   options=options)
         self.question(q)
+
+    def ranked_sessions(self, options: list[tuple[str | bool, str]]) -> None:
+        """Ranked alternatives: a table per session wanted (side by side when they fit), one row
+        per session, one column per rank ("1st choice", "2nd choice"...). Each column is a
+        single choice of its own, path ``session.<wish>.<rank>`` (from 1): the reader reads it
+        like any single choice, and :func:`session_cells` turns the columns back into wishes."""
+        choice = self.defn.sessions_choice
+        ranks = 1 + self.defn.alternatives
+        several = choice.max > 1
+        q = _Q("session", "ranked", _("Which sessions?") if several else _("Which session?"),
+               required="always", schema_type="session", options=options)
+        q.number = 1 + sum(1 for other in self.questions if other.number is not None)
+        for wish in range(1, choice.max + 1):
+            for rank in range(1, ranks + 1):
+                label = rank_label(rank)
+                if several:
+                    label = _("Session wanted no. %(n)s", n=wish) + " – " + label
+                q.subs.append(_Q(f"session.{wish}.{rank}", "one", label, options=options, schema_type="session",
+                                 required="always" if rank == 1 and wish <= choice.min else "never",
+                                 number=q.number))
+        self.questions.append(q)
+        # The question's text as _question_rows prints it (number, bold label, asterisk).
+        rows = _para(q.label + " *", 10, LEFT + INDENT, WIDTH - INDENT, "bold")
+        rows[0].texts.insert(0, _text(LEFT, rows[0].texts[0]["y"], f"{q.number}.", 10, "bold"))
+        if several:
+            rows += _para(tick_hint(self.defn), 8.5, LEFT + INDENT, WIDTH - INDENT, "italic", "#333333")
+            help_text = _("For each session wanted, tick its 1st choice in the “1st choice” column, then the "
+                          "alternatives if the 1st choice is full: one box per column.")
+        else:
+            help_text = _("Tick your 1st choice in the “1st choice” column, then the alternatives if the 1st "
+                          "choice is full: one box per column.")
+        rows += _para(help_text, 8.5, LEFT + INDENT, WIDTH - INDENT, "italic", "#333333", after=1.5)
+        keep = len(rows)
+        # Columns wide enough for their title; groups (sessions wanted) side by side while the
+        # session labels keep at least LABEL_MIN millimetres, else one table under another.
+        pitch = max(CHOICE_PITCH + 2.0, max(width_mm(pdf_text(rank_label(r)), "bold", 7.5) for r in
+                                            range(1, ranks + 1)) + 2.0)
+        group = ranks * pitch + GROUP_GAP
+        available = WIDTH - INDENT
+        per_line = max(1, min(choice.max, int((available - RANKED_LABEL_MIN) // group)))
+        # Boxes close to their labels: a short table does not stretch to the right margin.
+        label_width = min(available - per_line * group, RANKED_LABEL_MAX)
+        x0 = LEFT + INDENT
+        for first in range(1, choice.max + 1, per_line):
+            wishes = list(range(first, min(choice.max, first + per_line - 1) + 1))
+            header = _Row(0.0)
+            top = 0.0
+            if several:
+                for n, wish in enumerate(wishes):
+                    gx = x0 + label_width + n * group
+                    header.texts.append(_text(gx + ranks * pitch / 2, 3.0, _("Session wanted no. %(n)s", n=wish),
+                                              7.5, "bold", "#000000", "centre"))
+                    header.shapes.append({"kind": "line", "coords": (gx, 4.2, gx + ranks * pitch, 4.2),
+                                          "stroke": "#555555", "width": 0.5, "fill": None})
+                top = 5.0
+            for n, _wish in enumerate(wishes):
+                for rank in range(1, ranks + 1):
+                    cx = x0 + label_width + n * group + (rank - 0.5) * pitch
+                    header.texts.append(_text(cx, top + 3.2, rank_label(rank), 7.5, "bold", "#333333", "centre"))
+            header.height = top + 5.0
+            body: list[_Row] = []
+            line = _line_height(9.5)
+            for value, label in options:
+                wrapped = wrap(label, "regular", 9.5, label_width - 3.0)
+                row = _Row(max(CHOICE_PITCH, len(wrapped) * line + 4.0))
+                for k, text in enumerate(wrapped):
+                    row.texts.append(_text(x0, 1.0 + CHECKBOX / 2 + 1.2 + k * line, text, 9.5))
+                for n, wish in enumerate(wishes):
+                    for rank in range(1, ranks + 1):
+                        cx = x0 + label_width + n * group + (rank - 0.5) * pitch
+                        _checkbox(row, cx - CHECKBOX / 2, 1.0, f"session.{wish}.{rank}", value)
+                body.append(row)
+            body[-1].height += 2.0
+            # A table stays on one page with its column titles (and the question's text): only a
+            # table taller than a page (some twenty sessions) is continued without them.
+            self.place([*rows, header, *body], keep=keep + 1 + len(body),
+                       continued=_("Question %(n)s (continued)", n=q.number))
+            rows, keep = [], 0
+        self.y += 1.0
 
     def question(self, q: _Q) -> None:
         q.number = 1 + sum(1 for other in self.questions if other.number is not None)
@@ -797,6 +894,14 @@ class _Builder:
         self.questions.append(_Q("signature.date", "date", _("Date"), required="always", schema_type="date"))
         self.questions.append(_Q("signature", "signature", _("Signature of the legal guardian"),
                                  required="always", schema_type="signature"))
+
+
+def tick_hint(defn: s.ServiceDefinition) -> str:
+    """How many sessions to tick, as the paper form says it."""
+    low, high = defn.sessions_choice.min, defn.sessions_choice.max
+    if low == high:
+        return ngettext("Tick the %(num)s session you want.", "Tick the %(num)s sessions you want.", high)
+    return _("Tick the sessions you want: at least %(min)s, at most %(max)s.", min=low, max=high)
 
 
 def compute_layout(defn: s.ServiceDefinition, service_code: str, version: int) -> FormLayout:
@@ -873,6 +978,9 @@ def _field_infos(q: _Q, first_page: dict[str, int]) -> list[dict[str, Any]]:
             **extra,
         }
 
+    if q.kind == "ranked":
+        # The grid of ranked sessions: one single choice per column, nothing for the whole.
+        return [info(sub.path, sub) for sub in q.subs]
     if q.kind != "group":
         return [info(q.path, q)]
     first = min((p for path, p in first_page.items() if path.startswith(f"{q.path}.")), default=1)

@@ -21,17 +21,20 @@ from sqlalchemy.orm import joinedload
 from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.wrappers import Response
 
+from inscriptions import clock
+from inscriptions.allocation.status import application_status
 from inscriptions.definitions import schema as s
 from inscriptions.definitions.loader import LoadedService
 from inscriptions.definitions.registry import current_version, definition_for, registry
 from inscriptions.eligibility import eligibility_problems
 from inscriptions.extensions import db
 from inscriptions.forms import web
-from inscriptions.models import Draft, Household, Registration, ServiceSession, Status
+from inscriptions.models import Application, Draft, Household, Registration, ServiceSession, Status
 from inscriptions.notifications import household_emails
 from inscriptions.plugin_api import Price
-from inscriptions.portal import catalogue
-from inscriptions.portal.wizard import Participant, Wizard, candidates, new_state
+from inscriptions.portal import catalogue, choices
+from inscriptions.portal.applications import prepared_for
+from inscriptions.portal.wizard import Participant, Wizard, candidates, new_state, state_wishes
 from inscriptions.pricing import compute_price, euros
 from inscriptions.registrations import waitlist
 from inscriptions.registrations.cancel import (
@@ -43,6 +46,7 @@ from inscriptions.registrations.cancel import (
 from inscriptions.registrations.create import RegistrationInput, RegistrationRefused, create_registrations
 from inscriptions.registrations.participants import household_view
 from inscriptions.registrations.status import active_statuses, status_label
+from inscriptions.registrations.windows import opening_for
 from inscriptions.uploads import find_upload, open_upload, store_upload, uploads_by_token
 
 bp = Blueprint("portal", __name__)
@@ -186,50 +190,57 @@ def start(code: str) -> Any:
         abort(404)
 
     hview = household_view(household)
+    # Before opening, the form is filled in and the application prepared (sent at opening): who may
+    # apply is judged as it will be once registration opens for them.
+    preparing = window.state == "upcoming"
     residents_only = _("This service is for residents of the town only.")
     general = [residents_only] if defn.eligibility.residents_only and not hview.is_resident else []
     sessions = catalogue.sessions_of(svc)
     session_rows = {row.code: row for row in _session_rows(svc.code)}
     active = _active_registrations(svc.code, household.id)
-    choices = []
+    people = []
     for person in candidates(defn, household):
-        problems = [p for p in eligibility_problems(defn, svc.hooks, hview, person.view) if p != residents_only]
+        problems = [p for p in _eligibility(svc, hview, person.view, preparing) if p != residents_only]
         if not defn.sessions and person.key in _registered_keys(active, None):
             problems.append(_("Already registered for this service."))
-        choices.append(Choice(person, problems))
+        people.append(Choice(person, problems))
     if defn.audience == "household":
-        general += [p for p in eligibility_problems(defn, svc.hooks, hview, None) if p not in general]
+        general += [p for p in _eligibility(svc, hview, None, preparing) if p not in general]
         if not defn.sessions and "household" in _registered_keys(active, None):
             general.append(_("Your household is already registered for this service."))
 
+    mode = choices.mode_of(defn)
     state = draft.state if draft is not None else {}
     selected: list[str] = list(state.get("participants", []))
-    chosen_session: str | None = state.get("session")
+    wishes = state_wishes(state)
     errors: dict[str, str] = {}
     if request.method == "POST":
         selected = request.form.getlist("participant")
-        chosen_session = request.form.get("session") or None
-        errors = _check_start(defn, choices, sessions, selected, chosen_session, active, session_rows)
-        if window.is_open and not general and not errors:
-            if draft is None:
-                draft = Draft(
-                    token=secrets.token_hex(TOKEN_LENGTH // 2),
-                    account_id=current_user.id,
-                    service_code=svc.code,
-                    form_version_id=current_version(svc).id,
-                    state=new_state(selected, chosen_session),
-                )
-                db.session.add(draft)
-            else:
-                updated = dict(draft.state)
-                if set(selected) - set(updated.get("participants", [])):
-                    # A newly added child has not answered yet: walk the pages again.
-                    updated["reached"] = 0
-                updated["participants"] = selected
-                updated["session"] = chosen_session
-                draft.state = updated
-            db.session.commit()
-            return redirect(url_for(".page", token=draft.token, number=1))
+        wishes = choices.read_wishes(mode, request.form)
+        errors = _check_start(defn, people, sessions, selected, wishes, active, session_rows)
+    # Services taking one session keep it as "session" too (drafts and pages made before wishes).
+    chosen_session = wishes[0][0] if wishes and not mode.multiple else None
+    if request.method == "POST" and (window.is_open or preparing) and not general and not errors:
+        if draft is None:
+            draft = Draft(
+                token=secrets.token_hex(TOKEN_LENGTH // 2),
+                account_id=current_user.id,
+                service_code=svc.code,
+                form_version_id=current_version(svc).id,
+                state=new_state(selected, chosen_session, wishes),
+            )
+            db.session.add(draft)
+        else:
+            updated = dict(draft.state)
+            if set(selected) - set(updated.get("participants", [])):
+                # A newly added child has not answered yet: walk the pages again.
+                updated["reached"] = 0
+            updated["participants"] = selected
+            updated["session"] = chosen_session
+            updated["wishes"] = wishes
+            draft.state = updated
+        db.session.commit()
+        return redirect(url_for(".page", token=draft.token, number=1))
 
     in_progress = [
         (d, _resume_url(d)) for d in db.session.scalars(
@@ -245,12 +256,18 @@ def start(code: str) -> Any:
         service=svc,
         defn=defn,
         window=window,
+        preparing=preparing,
         general=general,
-        choices=choices,
+        choices=people,
         sessions=sessions,
         selected=selected,
         chosen_session=chosen_session,
-        errors=errors,
+        mode=mode,
+        chosen_firsts=[wish[0] for wish in wishes],
+        alternative_values=choices.alternative_values(mode, wishes),
+        alternative_name=choices.alternative_name,
+        rank_label=choices.rank_label,
+        errors=_on_shown_fields(mode, sessions, errors),
         draft=draft,
         in_progress=in_progress,
         steps=len(defn.form.pages) + 2,
@@ -263,15 +280,16 @@ def _session_rows(service_code: str) -> list[ServiceSession]:
 
 def _check_start(
     defn: s.ServiceDefinition,
-    choices: list[Choice],
+    people: list[Choice],
     sessions: list[catalogue.SessionInfo],
     selected: list[str],
-    chosen_session: str | None,
+    wishes: list[list[str]],
     active: list[Registration],
     session_rows: dict[str, Any],
 ) -> dict[str, str]:
+    """Errors of the first step by field (``participant``, ``session``, alternatives' names)."""
     errors: dict[str, str] = {}
-    allowed = {c.participant.key: c for c in choices}
+    allowed = {c.participant.key: c for c in people}
     if defn.audience != "household":
         if not selected:
             errors["participant"] = (
@@ -283,23 +301,31 @@ def _check_start(
             errors["participant"] = _("Choose only people who can register for this service.")
     elif selected:
         errors["participant"] = _("This service registers the whole household.")
-    if sessions:
-        info = next((x for x in sessions if x.code == chosen_session), None)
-        if info is None:
-            errors["session"] = _("Choose a session.")
-        elif info.started:
-            errors["session"] = _("This session has already started: choose another one.")
-        else:
-            row = session_rows.get(info.code)
-            done = _registered_keys(active, row.id if row else None)
-            names = [allowed[k].participant.first_name for k in selected if k in done and k in allowed]
-            if defn.audience == "household" and "household" in done:
-                errors["session"] = _("Your household is already registered for this session.")
-            elif names:
-                errors["session"] = _("%(names)s already registered for this session.", names=", ".join(names))
-    elif chosen_session:
-        errors["session"] = _("This service has no sessions to choose.")
+
+    def registered(code: str) -> set[str]:
+        row = session_rows.get(code)
+        return _registered_keys(active, row.id) if row is not None else set()
+
+    errors.update(choices.check_wishes(
+        choices.mode_of(defn), sessions, wishes, registered=registered, selected=selected,
+        names={key: c.participant.first_name for key, c in allowed.items()},
+        household=defn.audience == "household",
+    ))
     return errors
+
+
+def _on_shown_fields(mode: choices.ChoiceMode, sessions: list[catalogue.SessionInfo],
+                     errors: dict[str, str]) -> dict[str, str]:
+    """Errors of fields the page does not show (the alternatives of a session that cannot be
+    ticked, in a forged or stale form) are told with the sessions, so none goes unseen."""
+    shown = {"participant", choices.FIRST}
+    firsts: list[str | None] = [x.code for x in sessions if not x.started] if mode.multiple else [None]
+    shown |= {choices.alternative_name(first, rank) for first in firsts for rank in mode.ranks}
+    kept = {key: message for key, message in errors.items() if key in shown}
+    lost = [message for key, message in errors.items() if key not in shown]
+    if lost:
+        kept[choices.FIRST] = " ".join(dict.fromkeys([*filter(None, [kept.get(choices.FIRST)]), *lost]))
+    return kept
 
 
 # -- the form pages ---------------------------------------------------------------------------------
@@ -463,6 +489,8 @@ def review(token: str) -> Any:
                 channel="web",
                 keyed_by_id=current_user.id,
                 session_code=wizard.session_code,
+                # Every session chosen, with its ranked alternatives (empty without sessions).
+                wishes=wizard.wishes,
                 form_version_id=wizard.draft.form_version_id,
                 draft_id=wizard.draft.id,
                 # The family's answer to "not enough places for all of them" (review page button).
@@ -495,17 +523,31 @@ def review(token: str) -> Any:
         ))
     total = sum((o.price.amount for o in owners if o.price), Decimal("0.00"))
     unit = next((o.price.unit for o in owners if o.price), "")
-    session_info = next((x for x in catalogue.sessions_of(svc) if x.code == wizard.session_code), None)
+    mode = choices.mode_of(defn)
+    sessions = catalogue.sessions_of(svc)
+    chosen = choices.chosen(sessions, wizard.wishes)
+    # One session, as before; several sessions or alternatives are listed wish by wish.
+    session_info = chosen[0].first if mode.simple and chosen else None
     refusal_lines = _refusal_lines(wizard, refused) if refused else []
     window = catalogue.window(svc.definition)
+    # Before opening, a complete form is prepared (checked now, sent at opening in one click).
+    prepared = prepared_for(wizard.draft.id)
+    can_prepare = window.state == "upcoming" and not any(
+        _problems_at_opening(wizard, owner) for owner, _result in results)
     return render_template(
         "portal/review.html",
+        prepared=prepared,
+        can_prepare=can_prepare,
         wizard=wizard,
         owners=owners,
         shared=_pages_in_words(defn, shared_values, shared_pages, file_names),
         total=total,
         unit=unit,
         session=session_info,
+        chosen=[] if mode.simple else chosen,
+        mode=mode,
+        # Each session chosen is priced (one registration per person and session).
+        sessions_total=total * len(chosen),
         refused=refused,
         refusal_lines=refusal_lines,
         window=window,
@@ -513,6 +555,24 @@ def review(token: str) -> Any:
         step=wizard.page_count + 2,
         steps=wizard.page_count + 2,
     ), (409 if refused else 200)
+
+
+def _eligibility(service: LoadedService, hview: Any, view: Any, preparing: bool, defn: s.ServiceDefinition | None = None
+                 ) -> list[str]:
+    """Why this person cannot register now or, ``preparing`` an application before opening, even
+    once registration opens for them (a priority window that does not admit them stays a reason)."""
+    defn = defn or service.definition
+    now = clock.now()
+    if preparing:
+        opening = opening_for(service.definition, hview, view)
+        now = max(now, opening) if opening is not None else now
+    return eligibility_problems(defn, service.hooks, hview, view, now=now)
+
+
+def _problems_at_opening(wizard: Wizard, owner: Participant | None) -> list[str]:
+    """Why this person could not register even once registration opens for them (not "not yet")."""
+    return _eligibility(wizard.service, household_view(wizard.household), owner.view if owner else None, True,
+                        wizard.defn)
 
 
 def _refusal_lines(wizard: Wizard, refused: RegistrationRefused) -> list[tuple[str, str | None]]:
@@ -547,13 +607,31 @@ def confirmation(token: str) -> Any:
         .options(joinedload(Registration.child), joinedload(Registration.guardian),
                  joinedload(Registration.session))
     ))
-    if not regs:
+    application = db.session.scalar(
+        select(Application).filter_by(batch=draft.submitted_batch, household_id=household.id))
+    if not regs and application is None:
         abort(404)
+    wishes = application.wishes if application is not None else []
+    # Several sessions, or ranked alternatives: the outcome is told session by session. The
+    # application's state is read only then, or while nothing is decided (this busy page stays
+    # as light as before for one session).
+    detailed = len(wishes) > 1 or any(len(wish) > 1 for wish in wishes)
+    state = application_status(application) if application is not None and (detailed or not regs) else None
+    if state is not None and state.pending:
+        # Recorded, decided in a moment (ALLOCATION=worker): the application's own page follows it.
+        return redirect(url_for("applications.show", application_id=application.id))
+    per_session = choices.outcomes(state) if state is not None and state.decided and detailed else []
+    statuses = {r.status for r in regs}
+    # One status for all, or "mixed" (several sessions), or "refused" (nothing registered).
+    status = ("refused" if not regs else statuses.pop()) if len(statuses) <= 1 else "mixed"
     return render_template(
         "portal/confirmation.html",
         registrations=regs,
-        service_name=_service_name(draft.service_code, regs[0]),
-        status=regs[0].status,
+        service_name=_service_name(draft.service_code, regs[0] if regs else None),
+        status=status,
+        application=state,
+        per_session=per_session,
+        positions=waitlist.positions(regs),
         total=sum((r.price for r in regs), Decimal("0.00")),
         # The family's own log-in is one of the addresses the confirmation goes to (see
         # notifications.household_emails): no need to ask the database on this busy page.

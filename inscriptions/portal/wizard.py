@@ -5,7 +5,9 @@ going back, an error or a reload loses nothing. Clean values are recomputed from
 validation function whenever they are needed::
 
     {"participants": ["c12", "c13"],   # c<child id> or g<guardian id>; [] for household services
-     "session": "mer-14h" | None,
+     "session": "mer-14h" | None,      # the one session chosen (services taking one session)
+     "wishes": [["juil-1"], ["juil-2", "juil-3"]],  # every session chosen, each with its ranked
+                                        # alternatives (absent in drafts made before wishes)
      "shared": {...raw answers of pages asked once...},
      "each": {"c12": {...raw answers of pages asked per participant...}},
      "reached": 2}                      # how many pages were validated, in order
@@ -63,8 +65,26 @@ def candidates(defn: s.ServiceDefinition, household: Household) -> list[Particip
     return []
 
 
-def new_state(participants: list[str], session: str | None) -> dict[str, Any]:
-    return {"participants": participants, "session": session, "shared": {}, "each": {}, "reached": 0}
+def new_state(
+    participants: list[str], session: str | None, wishes: list[list[str]] | None = None
+) -> dict[str, Any]:
+    """A draft's first state: who, which sessions (see the module docstring), no answers yet."""
+    if wishes is None:
+        wishes = [[session]] if session else []
+    return {"participants": participants, "session": session, "wishes": wishes,
+            "shared": {}, "each": {}, "reached": 0}
+
+
+def state_wishes(state: Mapping[str, Any]) -> list[list[str]]:
+    """The sessions chosen in a draft's state, each a ranked list of codes (first choice first).
+
+    Drafts saved before several sessions could be chosen only have ``session``.
+    """
+    wishes = state.get("wishes")
+    if isinstance(wishes, list) and wishes:
+        return [[str(code) for code in wish] for wish in wishes if isinstance(wish, list) and wish]
+    session = state.get("session")
+    return [[session]] if isinstance(session, str) and session else []
 
 
 @dataclass
@@ -124,6 +144,11 @@ class Wizard:
     @property
     def session_code(self) -> str | None:
         return self.state.get("session")
+
+    @property
+    def wishes(self) -> list[list[str]]:
+        """Every session chosen, each a ranked list of codes (see :func:`state_wishes`)."""
+        return state_wishes(self.state)
 
     @property
     def has_people(self) -> bool:

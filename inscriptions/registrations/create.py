@@ -38,7 +38,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.util import identity_key
 
@@ -70,6 +70,7 @@ from inscriptions.registrations.participants import (
     household_view,
 )
 from inscriptions.registrations.status import active_statuses
+from inscriptions.registrations.windows import opening_for
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,18 @@ class RegistrationRefused(Exception):
         super().__init__("; ".join(general) or "invalid answers")
 
 
+def prepare_application(data: RegistrationInput) -> RegistrationOutcome:
+    """Validate ``data`` as :func:`create_registrations` would, before it may be sent, and keep it
+    as a **prepared** application (no place in the queue yet) until the family sends it
+    (:func:`inscriptions.allocation.queue.send_prepared`) once registration opens for them.
+
+    Everything is checked as if the moment were the family's opening (their priority window):
+    answers, eligibility, limits, duplicates, prices. Preparing again the same draft replaces
+    the prepared application. Raises :class:`RegistrationRefused` (nothing saved).
+    """
+    return _run(data, prepare=True)
+
+
 def create_registrations(data: RegistrationInput) -> RegistrationOutcome:
     """Validate and book ``data``; all participants are registered, or none.
 
@@ -176,6 +189,10 @@ def create_registrations(data: RegistrationInput) -> RegistrationOutcome:
     A draft already submitted, or an ``idempotency_key`` already used by this household, returns
     the first outcome with ``replayed=True`` (double click, replayed request); nothing more is made.
     """
+    return _run(data)
+
+
+def _run(data: RegistrationInput, *, prepare: bool = False) -> RegistrationOutcome:
     service = registry().get(data.service_code)
     if service is None:
         raise RegistrationRefused([_("This service does not exist.")])
@@ -192,7 +209,7 @@ def create_registrations(data: RegistrationInput) -> RegistrationOutcome:
     decided = allocator.Pass()
     try:
         with write_transaction(lock_timeout_ms=timeout):
-            outcome = _book(service, data, decided)
+            outcome = _book(service, data, decided, prepare=prepare)
     except IntegrityError:
         # The same key sent at the same moment for two households: the second insert fails on
         # the unique key (the same household's requests queue on its row lock instead).
@@ -207,7 +224,8 @@ def create_registrations(data: RegistrationInput) -> RegistrationOutcome:
     return outcome
 
 
-def _book(service, data: RegistrationInput, decided: allocator.Pass) -> RegistrationOutcome:  # type: ignore[no-untyped-def]
+def _book(service, data: RegistrationInput, decided: allocator.Pass, *,  # type: ignore[no-untyped-def]
+          prepare: bool = False) -> RegistrationOutcome:
     """The booking itself, inside the write transaction (see the module's locking discipline)."""
     version_id = data.form_version_id or current_version_id(service)
     version = version_definition(version_id)
@@ -224,7 +242,7 @@ def _book(service, data: RegistrationInput, decided: allocator.Pass) -> Registra
         if found is not None:
             return _replay_key(found, data)
     batch = uuid.uuid4().hex
-    if data.draft_id is not None:
+    if data.draft_id is not None and not prepare:
         # The draft is claimed for this batch at once (its row locked by the update); a refusal
         # below rolls the claim back. Already claimed: a double click, given the first outcome.
         claimed = db.session.execute(
@@ -264,14 +282,21 @@ def _book(service, data: RegistrationInput, decided: allocator.Pass) -> Registra
     general: list[str] = []
     errors: dict[str, dict[str, str]] = {}
     prepared = []
+    opens_at = now
     lookup = file_lookup(household.id)
     for part in data.participants:
         _person, pview, problem = _resolve_participant(defn.audience, household, part)
         if problem:
             general.append(problem)
             continue
-        # Includes "registration opens for them on ..." (opening and priority windows).
-        general += eligibility_problems(defn, service.hooks, hview, pview, now=now)
+        # Includes "registration opens for them on ..." (opening and priority windows); an
+        # application prepared in advance is checked as at the moment it may be sent.
+        at = now
+        if prepare:
+            opening = opening_for(live, hview, pview)
+            at = max(now, opening) if opening is not None else now
+            opens_at = max(opens_at, at)
+        general += eligibility_problems(defn, service.hooks, hview, pview, now=at)
         result = validate_answers(
             defn, part.answers, channel=data.channel, files=lookup, hooks=service.hooks
         )
@@ -304,6 +329,18 @@ def _book(service, data: RegistrationInput, decided: allocator.Pass) -> Registra
         "wishes": [list(wish) for wish in wishes], "participants": prepared,
         "waitlist_together": data.waitlist_together,
     }
+    if prepare:
+        if data.draft_id is not None:
+            # One prepared application per draft: preparing again (answers changed) replaces it.
+            db.session.execute(delete(Application).where(
+                Application.draft_id == data.draft_id, Application.status == ApplicationStatus.PREPARED))
+        app_id = db.session.execute(
+            insert(Application).values(
+                **application, draft_id=data.draft_id, status=ApplicationStatus.PREPARED,
+                opens_at=opens_at.astimezone(dt.UTC).replace(tzinfo=None))
+            .returning(Application.id)
+        ).scalar_one()
+        return RegistrationOutcome(batch, [], ApplicationStatus.PREPARED, application_id=app_id)
     if current_app.config.get("ALLOCATION", "inline") == "worker":
         # The allocator process decides: this request only records its place in the queue.
         app_id, _number = record_application(**application)

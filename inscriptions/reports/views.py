@@ -1,12 +1,13 @@
 """Reports of one service for its staff, under ``/gestion/<service_code>/rapports``.
 
 Who may see what is decided by two permissions (:mod:`inscriptions.permissions`): ``read_reports``
-(dashboard, counts, attendance lists: agents, managers of the service, administrators) and
-``export_registrations`` (CSV/XLSX exports: managers of the service, administrators). Anonymous
-visitors are sent to the log-in page; signed-in accounts without the permission get a 403; an
-unknown service or session is a 404. Every export (counts included) and every attendance list
-printed is written to the audit log (who, what, which filters, how many rows). Everything is a GET:
-nothing here changes data but the audit log, and the pages work without JavaScript.
+(dashboard, counts, attendance lists, the allocator's log: agents, managers of the service,
+administrators) and ``export_registrations`` (CSV/XLSX exports: managers of the service,
+administrators). Anonymous visitors are sent to the log-in page; signed-in accounts without the
+permission get a 403; an unknown service, session or allocation run is a 404. Every export (counts
+and the allocation log included) and every attendance list printed is written to the audit log
+(who, what, which filters, how many rows). Everything is a GET: nothing here changes data but the
+audit log, and the pages work without JavaScript.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from inscriptions.definitions.registry import current_version, registry
 from inscriptions.extensions import db
 from inscriptions.models import Registration, ServiceSession, Status
 from inscriptions.permissions import can
-from inscriptions.reports import attendance, charts, counts, exports
+from inscriptions.reports import allocation_log, attendance, charts, counts, exports
 from inscriptions.reports.dashboard import dashboard as dashboard_figures
 from inscriptions.reports.dashboard import status_name, today
 
@@ -286,3 +287,106 @@ def attendance_pdf(service: LoadedService, session_code: str) -> Response:
         f'inline; filename="presence-{service.code}-{session.code}.pdf"'
     )
     return _no_store(response)
+
+
+# -- allocation log --------------------------------------------------------------------------------
+
+def _page_arg() -> int:
+    return max(1, request.args.get("page", 1, type=int) or 1)
+
+
+def _log_period() -> tuple[tuple[dt.date, dt.date] | None, dt.date, dt.date, str | None]:
+    """The runs' period asked (``from``, ``to``): ``(period or None when none was asked, start, end,
+    error)``; the form shows the last 30 days by default."""
+    start, end = today() - dt.timedelta(days=29), today()
+    if not request.args.get("from") and not request.args.get("to"):
+        return None, start, end, None
+    try:
+        if request.args.get("from"):
+            start = _date(request.args["from"])
+        if request.args.get("to"):
+            end = _date(request.args["to"])
+    except ValueError:
+        return None, today() - dt.timedelta(days=29), today(), _("Type the dates as dd/mm/yyyy.")
+    if end < start:
+        return None, start, end, _("The end date is before the start date.")
+    if (end - start).days >= allocation_log.MAX_DAYS:
+        return None, start, end, _("Ask for %(n)s days at most.", n=allocation_log.MAX_DAYS)
+    return (start, end), start, end, None
+
+
+@bp.get("/attribution")
+@requires("read_reports")
+def allocation_runs(service: LoadedService) -> str:
+    """The allocator's runs for the service, most recent first (optionally those of a period)."""
+    period, start, end, error = _log_period()
+    page = _page_arg()
+    runs, total = allocation_log.runs_page(service.code, page, period)
+    pages = max(1, (total + allocation_log.RUNS_PER_PAGE - 1) // allocation_log.RUNS_PER_PAGE)
+    if page > pages:
+        page = pages
+        runs, total = allocation_log.runs_page(service.code, page, period)
+    return render_template(
+        "reports/allocation_runs.html", service=service, runs=runs, total=total, page=page, pages=pages,
+        period=period, start=start, end=end, error=error, outcomes=allocation_log.OUTCOMES,
+        rule_name=allocation_log.rule_name,
+    )
+
+
+@bp.get("/attribution/<int:run_id>")
+@requires("read_reports")
+def allocation_run(service: LoadedService, run_id: int) -> str:
+    """One run's decisions, in the order it made them."""
+    run = allocation_log.run_of(service.code, run_id)
+    if run is None:
+        abort(404)
+    total = allocation_log.count_decisions(service.code, run_id=run.id)
+    pages = max(1, (total + allocation_log.DECISIONS_PER_PAGE - 1) // allocation_log.DECISIONS_PER_PAGE)
+    page = min(_page_arg(), pages)
+    rows = list(allocation_log.decisions(service, run_id=run.id,
+                                         offset=(page - 1) * allocation_log.DECISIONS_PER_PAGE,
+                                         limit=allocation_log.DECISIONS_PER_PAGE))
+    return render_template(
+        "reports/allocation_run.html", service=service, run=run, rows=rows, total=total, page=page, pages=pages,
+        rule_name=allocation_log.rule_name,
+    )
+
+
+def _allocation_csv(service: LoadedService, filename: str, *, run_id: int | None = None,
+                    period: tuple[dt.date, dt.date] | None = None) -> Response:
+    """The decisions as CSV (the exports' conventions), the export written to the audit log first."""
+    rows = allocation_log.count_decisions(service.code, run_id=run_id, period=period)
+    # No names in it, but a file leaving the application all the same: logged like every export.
+    log_read(current_user.id, Action.EXPORT, None, {
+        "service": service.code, "format": "allocation_csv", "run": run_id,
+        "from": period[0].isoformat() if period else None, "to": period[1].isoformat() if period else None,
+        "rows": rows,
+    })
+    body = exports.iter_csv(allocation_log.csv_headers(),
+                            (row.cells() for row in allocation_log.decisions(service, run_id=run_id, period=period)))
+    response = Response(stream_with_context(body), mimetype="text/csv")
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return _no_store(response)
+
+
+@bp.get("/attribution/<int:run_id>.csv")
+@requires("read_reports")
+def allocation_run_csv(service: LoadedService, run_id: int) -> Response:
+    """One run's decisions as CSV."""
+    run = allocation_log.run_of(service.code, run_id)
+    if run is None:
+        abort(404)
+    return _allocation_csv(service, f"{service.code}-attribution-{run.id}.csv", run_id=run.id)
+
+
+@bp.get("/attribution.csv")
+@requires("read_reports")
+def allocation_csv(service: LoadedService) -> Response:
+    """The decisions of the runs started in a period (``from``, ``to``; the last 30 days by default)."""
+    period, start, end, error = _log_period()
+    if error:
+        abort(400)
+    period = period or (start, end)
+    return _allocation_csv(service, f"{service.code}-attribution-{period[0].isoformat()}-{period[1].isoformat()}.csv",
+                           period=period)

@@ -48,16 +48,22 @@ def upgrade():
     sa.Column('participants', sa.JSON(), nullable=False),
     sa.Column('waitlist_together', sa.Boolean(), nullable=False),
     sa.Column('status', sa.String(length=10), nullable=False),
-    sa.Column('queue_number', sa.BigInteger(), nullable=False),
-    sa.Column('submitted_at', sa.DateTime(), nullable=False),
+    sa.Column('queue_number', sa.BigInteger(), nullable=True),
+    sa.Column('submitted_at', sa.DateTime(), nullable=True),
+    sa.Column('opens_at', sa.DateTime(), nullable=True),
+    sa.Column('draft_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('decided_at', sa.DateTime(), nullable=True),
     sa.Column('run_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['draft_id'], ['drafts.id'], name=op.f('fk_applications_draft_id_drafts'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['form_version_id'], ['form_versions.id'], name=op.f('fk_applications_form_version_id_form_versions')),
     sa.ForeignKeyConstraint(['household_id'], ['households.id'], name=op.f('fk_applications_household_id_households')),
     sa.ForeignKeyConstraint(['keyed_by_id'], ['accounts.id'], name=op.f('fk_applications_keyed_by_id_accounts')),
     sa.ForeignKeyConstraint(['run_id'], ['allocation_runs.id'], name=op.f('fk_applications_run_id_allocation_runs')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_applications')),
-    sa.UniqueConstraint('batch', name=op.f('uq_applications_batch'))
+    sa.UniqueConstraint('batch', name=op.f('uq_applications_batch')),
+    sa.UniqueConstraint('draft_id', name=op.f('uq_applications_draft_id')),
+    sa.UniqueConstraint('queue_number', name=op.f('uq_applications_queue_number'))
     )
     with op.batch_alter_table('applications', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_applications_household_id'), ['household_id'], unique=False)
@@ -115,6 +121,7 @@ def _registrations_become_applications() -> int:
                 "received_on": row.received_on, "mediation_reason": row.mediation_reason or "", "note": "",
                 "wishes": [], "participants": [], "waitlist_together": False, "status": "decided",
                 "queue_number": len(apps) + 1, "submitted_at": row.created_at, "decided_at": row.created_at,
+                "created_at": row.created_at,
             }
         if row.code is not None and [row.code] not in app["wishes"]:
             app["wishes"].append([row.code])
@@ -125,7 +132,7 @@ def _registrations_become_applications() -> int:
         "applications", *(sa.column(name) for name in (
             "batch", "service_code", "form_version_id", "household_id", "channel", "keyed_by_id",
             "received_on", "mediation_reason", "note", "waitlist_together", "status", "queue_number",
-            "submitted_at", "decided_at")),
+            "submitted_at", "decided_at", "created_at")),
         sa.column("wishes", sa.JSON), sa.column("participants", sa.JSON),
     )
     if apps:

@@ -1,4 +1,5 @@
-"""Random bodies sent to the booking endpoint: always a JSON answer, never a server error."""
+"""Random bodies sent to the booking endpoints (registrations, applications): always a JSON answer,
+never a server error."""
 
 from __future__ import annotations
 
@@ -30,10 +31,19 @@ def family(make_household, parent_token, staff, token_for) -> dict[str, Any]:  #
     return {"household": household, "tokens": [parent_token(household), token_for(staff("agent", "cantine"))]}
 
 
+# The operations that book, and the status of a success: both take the same body (applications
+# also ``wishes``), both go through create_registrations.
+# (``send: false`` prepares the application: 201).
+OPERATIONS = {"/registrations": {201}, "/applications": {201, 202}}
+WISHES = st.lists(st.lists(st.sampled_from(["mer-14h", "sam-10h", "nope", ""]) | st.text(max_size=5), max_size=3),
+                  max_size=3) | JSON
+
+
 # The fixtures are meant to be shared by the examples: the database is cleaned after each booking.
+@pytest.mark.parametrize("path", sorted(OPERATIONS))
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_random_bookings_never_fail_on_the_server(api, family, data) -> None:  # type: ignore[no-untyped-def]
+def test_random_bookings_never_fail_on_the_server(api, family, data, path) -> None:  # type: ignore[no-untyped-def]
     household = family["household"]
     child = household.children[0].id
     participant = st.fixed_dictionaries({}, optional={
@@ -58,14 +68,30 @@ def test_random_bookings_never_fail_on_the_server(api, family, data) -> None:  #
                   "idempotency_key": st.text(max_size=50) | st.none(),
                   "received_on": st.sampled_from(["2026-09-01", "2026-13-01", "yesterday", None]),
                   "note": st.text(max_size=20),
-                  "waitlist_together": st.booleans() | JSON},
+                  "waitlist_together": st.booleans() | JSON,
+                  **({"wishes": WISHES, "send": st.booleans() | JSON} if path == "/applications" else {})},
     ) | JSON)
     token = data.draw(st.sampled_from(family["tokens"]))
-    response = api("POST", "/registrations", token, data=json.dumps(body), content_type="application/json")
+    response = api("POST", path, token, data=json.dumps(body), content_type="application/json")
     event(f"status {response.status_code}")
-    assert response.status_code in (201, 403, 409, 422), (body, response.get_json())
-    assert response.is_json and ("error" in response.get_json()) == (response.status_code != 201)
-    if response.status_code == 201:
+    success = OPERATIONS[path]
+    assert response.status_code in (*success, 403, 409, 422), (body, response.get_json())
+    assert response.is_json and ("error" in response.get_json()) == (response.status_code not in success)
+    if response.status_code in success:
+        if path == "/applications":
+            # What it says to follow answers too.
+            assert api("GET", response.headers["Location"].split("/api/v1")[1], token).status_code == 200
         # Keep the next examples bookable: the child would be "already registered" otherwise.
         db.session.execute(db.delete(Registration))
         db.session.commit()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_sending_anything_never_fails_on_the_server(api, family, data) -> None:  # type: ignore[no-untyped-def]
+    """``POST /applications/<id>/send`` with any id, for a family or an agent: a JSON answer."""
+    application_id = data.draw(st.integers(-5, 2**70).map(str) | st.text(max_size=12).filter(lambda t: "/" not in t))
+    token = data.draw(st.sampled_from(family["tokens"]))
+    response = api("POST", f"/applications/{application_id}/send", token)
+    assert response.status_code in (202, 404, 405, 409), response.get_data(as_text=True)[:300]
+    assert response.status_code == 405 or response.is_json

@@ -59,7 +59,7 @@ def test_staff_read_by_service_and_sensitive_answers_by_role(api, booked, staff,
 def test_services_list(api, staff, token_for) -> None:  # type: ignore[no-untyped-def]
     body = api("GET", "/services", token_for(staff("agent", "cantine"))).get_json()
     services = {s["code"]: s for s in body["items"]}
-    assert {"cantine", "piscine", "cinema"} <= set(services)
+    assert {"cantine", "piscine", "cinema", "loisirs"} <= set(services)
     assert services["cantine"]["state"] == "open" and services["cantine"]["has_sessions"] is False
     assert services["piscine"]["has_sessions"] is True
     assert services["cantine"]["opening"].startswith("2026-06-01T08:30:00+02:00")

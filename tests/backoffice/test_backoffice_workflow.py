@@ -138,7 +138,7 @@ def test_the_long_form_round_trips_through_a_form_version() -> None:
 
 def test_demo_services_keep_todays_behaviour() -> None:
     """No workflow section: same dump as before (no new form version), the engine's moves."""
-    for code in ("cantine", "piscine", "cinema"):
+    for code in ("cantine", "piscine", "cinema", "loisirs"):
         defn, problems = read_definition(PROJECT_ROOT / "plugins" / code / "service.yaml")
         assert defn is not None, problems
         assert defn.workflow_rules is None

@@ -139,3 +139,25 @@ def test_a_crashed_pass_keeps_all_pending_the_next_decides(app, install, make_ho
     db.session.rollback()
     assert list(db.session.scalars(select(Registration.status).order_by(Registration.id))) == [
         Status.ACCEPTED, Status.WAITLISTED, Status.WAITLISTED]
+
+
+def test_a_pass_confirms_its_applications_in_one_job(app, install, make_household, book, outbox, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    install(stage_definition(capacity=1))
+    app.config["ALLOCATION"] = "worker"
+    for n in range(3):
+        book(make_household(last_name=f"F{n}"))
+    from inscriptions import jobs
+    from inscriptions.allocation import allocator
+
+    queued: list[tuple[str, tuple]] = []
+    real = jobs.enqueue
+
+    def enqueue(path: str, *args: object) -> None:
+        queued.append((path, args))
+        real(path, *args)
+
+    monkeypatch.setattr(allocator.jobs, "enqueue", enqueue)
+    assert drain("stage") == 3
+    assert [(path, len(args[0])) for path, args in queued] == [(allocator.RECEIVED_MANY_JOB, 3)]
+    # Every family got its confirmation from that one job (the inline backend ran it).
+    assert sorted(m.to[0] for m in outbox) == sorted(f"parent{n}@example.fr" for n in range(1, 4))

@@ -55,7 +55,7 @@ def test_an_admin_enters_forms_for_every_service(client, staff, login_as, make_h
     login_as(staff("admin"))
     household = make_household()
     open_household(household.id)
-    for code in ("cantine", "piscine", "cinema"):
+    for code in ("cantine", "piscine", "cinema", "loisirs"):
         assert client.get(f"/guichet/foyers/{household.id}/saisie/{code}").status_code == 200
 
 

@@ -194,7 +194,9 @@ def test_a_session_is_required_where_the_service_has_sessions(client, staff, log
     child = household.children[0].id
     page = text_of(client.post(url, data={**setup_data([child]), "_step": "setup"}))
     assert t("Choose a session.") in page
-    data = setup_data([child], session="mer-14h")
+    data = setup_data([child])
+    # The pool takes one session, with ranked alternatives when its definition offers them.
+    data["setup-wish-1-1" if registry().get("piscine").definition.alternatives else "setup-session"] = "mer-14h"
     key = entry_key(client, url, data)
     response = client.post(url, data={**data, "_step": "entry", "_key": key,
                                        f"c{child}-level": "debutant", "rules": "y"})

@@ -20,12 +20,18 @@ from inscriptions.definitions.loader import read_definition as load_file
 def test_every_demo_service_is_valid() -> None:
     services, problems = load_services(PLUGINS)
     assert problems == []
-    assert {"cantine", "piscine", "cinema"} <= set(services)
+    assert {"cantine", "piscine", "cinema", "loisirs"} <= set(services)
     pool = services["piscine"].definition
     assert pool.reference_prefix == "NAT"
     assert pool.workflow == "manual"
     assert pool.pricing.kind == "effort_rate"
     assert len(pool.sessions) == 4
+    assert pool.alternatives == 1 and pool.sessions_choice.max == 1  # one slot, and a second choice
+    centre = services["loisirs"].definition
+    assert (centre.reference_prefix, centre.audience, centre.pricing.kind) == ("LOI", "child", "qf_brackets")
+    assert len(centre.sessions) == 8 and {s.capacity for s in centre.sessions} == {24}
+    assert (centre.sessions_choice.min, centre.sessions_choice.max, centre.alternatives) == (1, 8, 0)
+    assert [w.who for w in centre.priority_windows] == ["residents", "everyone"]
     cinema = services["cinema"].definition
     assert cinema.audience == "household"
     assert cinema.places.sum_of == ["child_seats", "adult_seats"]

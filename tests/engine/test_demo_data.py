@@ -31,8 +31,9 @@ def test_demo_loads_twice_without_duplicates(app: Any, frozen_clock: Any, outbox
     first = load_demo()
     assert not [line for line in first if "refused" in line], first
     after_first = snapshot()
-    assert after_first == {"Household": 3, "Guardian": 4, "Child": 4, "Account": 6, "Registration": 3,
-                           "FormVersion": 3}
+    # Two holiday-centre applications of two weeks each: four registrations.
+    assert after_first == {"Household": 3, "Guardian": 4, "Child": 4, "Account": 6, "Registration": 7,
+                           "FormVersion": 4}
 
     second = load_demo()
     assert snapshot() == after_first
@@ -40,8 +41,8 @@ def test_demo_loads_twice_without_duplicates(app: Any, frozen_clock: Any, outbox
         line for line in second if line.endswith("already present") and line.startswith("registration")
     ]
     assert "household Martin: already present" in second
-    # Only the first run booked, so only it sent confirmations (two for the Durand family).
-    assert len(outbox) == 2
+    # Only the first run booked, so only it sent confirmations (three for the Durand family).
+    assert len(outbox) == 3
     assert {tuple(m.to) for m in outbox} == {("famille.durand@example.fr",)}
 
 
@@ -71,6 +72,12 @@ def test_demo_content(app: Any) -> None:
     assert regs[("Durand", "piscine")].session.code == "sam-10h"
     assert regs[("Petit", "cantine")].channel == "counter"
     assert regs[("Petit", "cantine")].price == 1  # QF 380: first bracket
+
+    weeks = sorted((r.household.display_name, r.session.code, r.status, r.price)
+                   for r in db.session.scalars(select(Registration).filter_by(service_code="loisirs")))
+    # A price per week: the Durands gave no QF (highest bracket), the Petits' QF 380 is the first.
+    assert weeks == [("Durand", "juil-1", "accepted", 85), ("Durand", "juil-2", "accepted", 85),
+                     ("Petit", "aout-1", "accepted", 25), ("Petit", "juil-3", "accepted", 25)]
 
 
 def test_demo_command(app: Any, runner: Any) -> None:

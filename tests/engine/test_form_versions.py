@@ -27,12 +27,13 @@ def test_same_definition_gives_the_same_version(app: Any, make_app: Callable[...
     first = current_version(service)
     db.session.commit()
     assert current_version(service).id == first.id
-    assert {v.service_code: v.version for v in sync_all()} == {"cantine": 1, "piscine": 1, "cinema": 1}
-    assert {v.service_code: v.version for v in sync_all()} == {"cantine": 1, "piscine": 1, "cinema": 1}
+    demo = {"cantine": 1, "piscine": 1, "cinema": 1, "loisirs": 1}
+    assert {v.service_code: v.version for v in sync_all()} == demo
+    assert {v.service_code: v.version for v in sync_all()} == demo
     # A restart reads the same files: still the same rows.
     with make_app().app_context():
         assert current_version(registry().get("cantine")).id == first.id
-    assert db.session.scalar(select(func.count()).select_from(FormVersion)) == 3
+    assert db.session.scalar(select(func.count()).select_from(FormVersion)) == 4
 
 
 def test_sessions_are_recorded_with_the_version(app: Any) -> None:
@@ -167,7 +168,7 @@ def test_session_capacity_follows_the_file_even_when_reverted(
     assert db.session.scalar(select(Registration)).form_version.version == 1
 
 
-@pytest.mark.parametrize("code", ["cantine", "piscine", "cinema"])
+@pytest.mark.parametrize("code", ["cantine", "piscine", "cinema", "loisirs"])
 def test_frozen_definition_reads_back_identical(app: Any, code: str) -> None:
     # What a form version stores (JSON) must give back the very same definition.
     service = registry().get(code)

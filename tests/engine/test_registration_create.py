@@ -307,6 +307,8 @@ def test_cancelled_registration_does_not_block_a_new_one(make_household, book) -
 def _small_pool(capacity: int) -> dict[str, Any]:
     data = read_definition("piscine")
     data["sessions"] = [{**data["sessions"][0], "capacity": capacity}]
+    # One session left: no second choice to rank (the real pool offers one).
+    data.pop("alternatives", None)
     return data
 
 

@@ -18,7 +18,7 @@ from inscriptions.paper import layout as L
 from inscriptions.paper.fonts import width_mm
 from inscriptions.paper.layout import FormLayout, compute_layout, layout_for, stored_layout
 
-SERVICES = ("cantine", "piscine", "cinema")
+SERVICES = ("cantine", "piscine", "cinema", "loisirs")
 
 
 def all_layouts() -> list[FormLayout]:

@@ -63,6 +63,9 @@ class World:
     reference_a: str = ""
     reference_b: str = ""
     batch_b: str = ""
+    application_b: int = 0
+    # The canteen allocator's run that decided B's application.
+    run_b: int = 0
     draft_b: str = ""
     submitted_draft_b: str = ""
     upload_b: str = ""
@@ -130,6 +133,11 @@ ACCESS: dict[str, Rule] = {
     "portal.review": Rule(_url("/inscription/{w.draft_b}/recapitulatif"), OWNER_B),
     "portal.confirmation": Rule(_url("/inscription/{w.submitted_draft_b}/confirmation"), OWNER_B),
     "portal.my_registrations": Rule(_url("/mes-inscriptions"), PARENTS),
+    "applications.prepare": Rule(_url("/inscription/{w.draft_b}/preparer"), OWNER_B),
+    "applications.show": Rule(_url("/demandes/{w.application_b}"), OWNER_B),
+    "applications.state": Rule(_url("/demandes/{w.application_b}/etat"), OWNER_B),
+    # Sending B's application again is a double click: the same application, nothing more.
+    "applications.send": Rule(_url("/demandes/{w.application_b}/envoyer"), OWNER_B),
     "portal.registration_detail": Rule(_url("/mes-inscriptions/{w.reference_b}"), OWNER_B),
     "portal.cancel": Rule(_url("/mes-inscriptions/{w.reference_b}/annulation"), OWNER_B),
     "portal.offer_accept": Rule(_url("/mes-inscriptions/{w.reference_b}/offre/accepter"), OWNER_B),
@@ -186,6 +194,11 @@ ACCESS: dict[str, Rule] = {
     # The canteen has no sessions: 404 for staff let in.
     "reports.attendance_pdf": Rule(_url("/gestion/cantine/rapports/seances/mer-14h/presence.pdf"), SERVICE_X,
                                    may_be_missing=True),
+    # The allocation log: public application numbers only, the read_reports rule.
+    "reports.allocation_runs": Rule(_url("/gestion/cantine/rapports/attribution"), SERVICE_X),
+    "reports.allocation_run": Rule(_url("/gestion/cantine/rapports/attribution/{w.run_b}"), SERVICE_X),
+    "reports.allocation_run_csv": Rule(_url("/gestion/cantine/rapports/attribution/{w.run_b}.csv"), SERVICE_X),
+    "reports.allocation_csv": Rule(_url("/gestion/cantine/rapports/attribution.csv"), SERVICE_X),
     # -- mass printing --------------------------------------------------------------------------
     "paper.print_index": Rule(_url("/gestion/impression"), MANAGERS_X),
     "paper.print_home": Rule(_url("/gestion/cantine/impression"), MANAGERS_X),
@@ -214,6 +227,15 @@ ACCESS: dict[str, Rule] = {
     "api.search_households": Rule(_url("/api/v1/households?q=Durand"), COUNTER, api=True),
     "api.get_household": Rule(_url("/api/v1/households/{w.household_b}"), COUNTER, api=True),
     # A booking for household B's child in the canteen: B itself, or X's staff.
+    # Sending B's (already sent) application again: the same answer, for B or X's staff.
+    "api.send_application": Rule(_url("/api/v1/applications/{w.application_b}/send"), OWNER_B | SERVICE_X,
+                                 api=True),
+    "api.get_application": Rule(_url("/api/v1/applications/{w.application_b}"), OWNER_B | SERVICE_X, api=True),
+    # An application for household B's child in the canteen: B itself, or X's staff.
+    "api.create_application": Rule(_url("/api/v1/applications"), OWNER_B | SERVICE_X, api=True,
+                                   data=lambda w: {"service": "cantine", "household_id": w.household_b,
+                                                   "participants": [{"child_id": w.child_b}],
+                                                   "answers": {**CANTEEN_ANSWERS, "days": ["thu"]}}),
     "api.create_registration": Rule(_url("/api/v1/registrations"), OWNER_B | SERVICE_X, api=True,
                                     data=lambda w: {"service": "cantine", "household_id": w.household_b,
                                                     "participants": [{"child_id": w.child_b}],
@@ -275,6 +297,10 @@ def build_world(app: Flask) -> World:
         world.child_b, world.guardian_b = home_b.children[0].id, home_b.guardians[0].id
         world.reference_a, _batch_a = _book(home_a)
         world.reference_b, world.batch_b = _book(home_b)
+        from inscriptions.models import Application
+
+        world.application_b = db.session.scalar(db.select(Application.id).filter_by(batch=world.batch_b))
+        world.run_b = db.session.scalar(db.select(Application.run_id).filter_by(batch=world.batch_b))
         version = current_version(registry().get("cantine"))
         draft = Draft(token=secrets.token_hex(16), account_id=account_b.id, service_code="cantine",
                       form_version_id=version.id, state=new_state([f"child:{world.child_b}"], None))

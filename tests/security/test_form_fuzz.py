@@ -27,7 +27,7 @@ from inscriptions.extensions import db
 from inscriptions.forms.validation import validate_answers
 from inscriptions.models import Draft, Household
 
-DEMO_SERVICES = ("cantine", "piscine", "cinema")
+DEMO_SERVICES = ("cantine", "piscine", "cinema", "loisirs")
 CHANNELS = ("web", "api", "counter", "paper")
 
 ANY_TEXT = st.text(max_size=40) | st.text(alphabet=st.characters(codec="utf-8"), max_size=5) | st.sampled_from(

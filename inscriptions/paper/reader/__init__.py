@@ -15,7 +15,14 @@ status ``manual`` and a reason, never an exception (:class:`UploadError` only fo
 """
 
 from inscriptions.paper.reader.decisions import reason_message
-from inscriptions.paper.reader.documents import Document, Stack, answers_from, document_values, group_pages
+from inscriptions.paper.reader.documents import (
+    Document,
+    Stack,
+    answers_from,
+    document_values,
+    group_pages,
+    session_cells,
+)
 from inscriptions.paper.reader.lookup import DatabaseLookup, Lookup, PageTarget
 from inscriptions.paper.reader.page import READER_VERSION, BoxReading, PageReading, read_page
 from inscriptions.paper.reader.upload import PageImage, UploadError, count_pages, iter_upload, read_upload
@@ -39,4 +46,5 @@ __all__ = [
     "read_page",
     "read_upload",
     "reason_message",
+    "session_cells",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -189,6 +189,24 @@ def answers_from(document: Document | Sequence[PageReading], layout: FormLayout
         else:
             answers[info.path] = value
     return answers, review
+
+
+def session_cells(values: Mapping[str, Any]) -> dict[tuple[int, int], str]:
+    """The sessions ticked on a form, from :func:`document_values`: ``(wish, rank) -> code``,
+    both from 1. ``session`` (one session, or a list for several) gives ``(n, 1)`` in the order
+    of the form; the ranked grid's columns ``session.<wish>.<rank>`` give their own place.
+    Columns left empty or ticked twice (None) are left out: the agent checks them on the scan."""
+    cells: dict[tuple[int, int], str] = {}
+    single = values.get("session")
+    firsts = single if isinstance(single, list) else [single]
+    for n, code in enumerate((c for c in firsts if isinstance(c, str) and c), start=1):
+        cells[(n, 1)] = code
+    for path, code in values.items():
+        parts = path.split(".")
+        if len(parts) == 3 and parts[0] == "session" and parts[1].isdigit() and parts[2].isdigit() \
+                and isinstance(code, str) and code:
+            cells[(int(parts[1]), int(parts[2]))] = code
+    return dict(sorted(cells.items()))
 
 
 def document_values(document: Document | Sequence[PageReading], layout: FormLayout) -> dict[str, Any]:

@@ -1,0 +1,142 @@
+"""The family's applications: sending a prepared one at opening, and following it until decided.
+
+``POST /demandes/<id>/envoyer`` is the opening-morning request: Flask-Login's account (one
+query), the CSRF token, then :func:`inscriptions.allocation.queue.send_prepared` (one UPDATE in
+worker mode) and a redirect. Nothing else: no form definition, no validation (done when the
+application was prepared), no job. ``GET /demandes/<id>`` says "received at 08:30:01, n° 437 in
+the queue" and updates itself (meta refresh without JavaScript, a light poll of
+``/demandes/<id>/etat`` with it) until the allocator has decided.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import format_datetime
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+
+from inscriptions import clock
+from inscriptions.allocation.queue import NotSendable, NotYetOpen, send_prepared
+from inscriptions.allocation.status import application_status
+from inscriptions.database import BusyError
+from inscriptions.extensions import db
+from inscriptions.models import Application, ApplicationStatus
+from inscriptions.registrations.create import RegistrationInput, RegistrationRefused, prepare_application
+from inscriptions.registrations.windows import moment_text
+
+bp = Blueprint("applications", __name__)
+
+# Seconds between two automatic refreshes of a pending application's page.
+REFRESH_S = 3
+
+
+def _household_id() -> int:
+    guardian = current_user.guardian
+    if guardian is None:
+        abort(403)  # staff accounts have no household: the portal is for families
+    return guardian.household_id
+
+
+def _own(application_id: int) -> Application:
+    application = db.session.get(Application, application_id)
+    if application is None or application.household_id != _household_id():
+        abort(404)  # someone else's application: say nothing of it
+    return application
+
+
+def arrival_rank(application: Application) -> int | None:
+    """The application's number in its service's queue: how many were sent before it, plus one."""
+    if application.queue_number is None:
+        return None
+    return int(db.session.scalar(select(func.count(Application.id)).where(
+        Application.service_code == application.service_code,
+        Application.queue_number.is_not(None),
+        Application.queue_number <= application.queue_number,
+    )) or 0)
+
+
+@bp.post("/inscription/<token>/preparer")
+@login_required
+def prepare(token: str) -> Any:
+    """Keep a complete form as an application ready to send (before opening, or to send later)."""
+    from inscriptions.portal.views import _wizard  # the draft with its household and answers
+
+    wizard = _wizard(token)
+    if wizard.draft.submitted_batch:
+        return redirect(url_for("portal.confirmation", token=token), code=303)
+    try:
+        outcome = prepare_application(RegistrationInput(
+            service_code=wizard.service.code,
+            household_id=wizard.household.id,
+            participants=wizard.inputs(),
+            channel="web",
+            keyed_by_id=current_user.id,
+            wishes=wizard.wishes,
+            form_version_id=wizard.draft.form_version_id,
+            draft_id=wizard.draft.id,
+            waitlist_together=request.form.get("waitlist_together") == "1",
+        ))
+    except RegistrationRefused as exc:
+        for message in exc.general or [_("Some answers need to be checked before you confirm.")]:
+            flash(message, "error")
+        return redirect(url_for("portal.review", token=token), code=303)
+    except BusyError:
+        flash(_("The service is very busy. Nothing was saved: please try again in a few seconds."), "error")
+        return redirect(url_for("portal.review", token=token), code=303)
+    return redirect(url_for(".show", application_id=outcome.application_id), code=303)
+
+
+def prepared_for(draft_id: int) -> Application | None:
+    """The application prepared (or sent) from a web draft, if any."""
+    return db.session.scalar(select(Application).where(Application.draft_id == draft_id))
+
+
+@bp.post("/demandes/<int:application_id>/envoyer")
+@login_required
+def send(application_id: int) -> Any:
+    try:
+        send_prepared(application_id, _household_id())
+    except NotSendable:
+        abort(404)
+    except NotYetOpen as exc:
+        when = moment_text(exc.opens_at.replace(tzinfo=dt.UTC)) if exc.opens_at else ""
+        flash(_("Sending opens on %(when)s: come back then, your application is ready.", when=when), "error")
+        return redirect(url_for(".show", application_id=application_id)), 303
+    except BusyError:
+        flash(_("The service is very busy. Nothing was saved: please try again in a few seconds."), "error")
+        return redirect(url_for(".show", application_id=application_id)), 303
+    return redirect(url_for(".show", application_id=application_id), code=303)
+
+
+@bp.get("/demandes/<int:application_id>")
+@login_required
+def show(application_id: int) -> Any:
+    application = _own(application_id)
+    state = application_status(application)
+    pending = application.status == ApplicationStatus.PENDING
+    return render_template(
+        "portal/application.html",
+        application=application,
+        state=state,
+        rank=arrival_rank(application),
+        received=format_datetime(application.submitted_at.replace(tzinfo=dt.UTC), "HH:mm:ss")
+        if application.submitted_at else None,
+        # Prepared, not yet sendable: the button says from when.
+        opens=moment_text(application.opens_at.replace(tzinfo=dt.UTC))
+        if application.status == ApplicationStatus.PREPARED and application.opens_at
+        and application.opens_at > clock.utcnow_naive() else None,
+        refresh=REFRESH_S if pending else None,
+    )
+
+
+@bp.get("/demandes/<int:application_id>/etat")
+@login_required
+def state(application_id: int) -> Any:
+    """The page's poll (JavaScript): whether it is decided yet, and the place in line."""
+    application = _own(application_id)
+    found = application_status(application)
+    return jsonify(status=application.status, place_in_line=found.place_in_line)
