@@ -17,6 +17,7 @@ from sqlalchemy import select
 from inscriptions.allocation.allocator import Pass, decide_pending, notify, take_lock
 from inscriptions.allocation.queue import settled_number
 from inscriptions.database import write_transaction
+from inscriptions.definitions.registry import registry
 from inscriptions.extensions import db
 from inscriptions.models import Application, ApplicationStatus
 
@@ -50,9 +51,13 @@ def drain(service_code: str, *, limit: int | None = BATCH, wait: bool = True) ->
 
 
 def services_waiting() -> list[str]:
-    """Services with pending applications."""
+    """Services with pending applications (the services served: their codes lead the queue's
+    index, so this reads only pending rows however many decided ones the table holds)."""
+    served = [service.code for service in registry().all()]
     codes = sorted(set(db.session.scalars(
-        select(Application.service_code).where(Application.status == ApplicationStatus.PENDING).distinct()
+        select(Application.service_code)
+        .where(Application.service_code.in_(served), Application.status == ApplicationStatus.PENDING)
+        .distinct()
     )))
     db.session.commit()  # end the read: the worker must not keep a snapshot open between passes
     return codes

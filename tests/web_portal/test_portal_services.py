@@ -107,8 +107,10 @@ def test_household_without_children(client, make_household, login):
 
 
 def test_not_open_yet(client, logged_in):
+    # Before opening the form is filled in to prepare the application (sent at opening).
     html = client.get("/services/futur/inscription").get_data(as_text=True)
-    assert "Les inscriptions ouvriront le" in html and "<form method=\"post\" action=\"/services/futur" not in html
+    assert "Les inscriptions ouvriront le" in html and "préparer votre demande dès maintenant" in html
+    assert "<form method=\"post\" action=\"/services/futur" in html
     assert client.post("/services/futur/inscription", data={}).status_code == 200
 
 
