@@ -26,8 +26,10 @@ import datetime as dt
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import Row, and_, exists, func, insert, select, update
 
 from inscriptions import clock, jobs
 from inscriptions.allocation import rules
@@ -42,10 +44,11 @@ from inscriptions.models import (
     Registration,
     ServiceSession,
     Status,
+    StatusChange,
 )
 from inscriptions.registrations import waitlist
 from inscriptions.registrations.references import reserve_references
-from inscriptions.registrations.status import active_statuses, holding_statuses, record_status
+from inscriptions.registrations.status import active_statuses, holding_statuses
 
 RECEIVED_JOB = "inscriptions.notifications:registration_received"
 RECEIVED_MANY_JOB = "inscriptions.notifications:registrations_received"
@@ -78,14 +81,26 @@ def take_lock(service_code: str, *, wait: bool = True) -> bool:
 class Pass:
     """What one pass decided (inside its transaction; read it after the commit too)."""
 
-    run: AllocationRun | None = None
-    applications: list[Application] = field(default_factory=list)
+    run_id: int | None = None
+    application_ids: list[int] = field(default_factory=list)
+    batches: list[str] = field(default_factory=list)
     decisions: dict[int, list[rules.WishDecision]] = field(default_factory=dict)
-    registrations: dict[int, list[Registration]] = field(default_factory=dict)
+    # Per application: (registration id, status) of the registrations it made, in order.
+    registrations: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
 
     @property
-    def batches(self) -> list[str]:
-        return [a.batch for a in self.applications]
+    def count(self) -> int:
+        """How many applications the pass decided."""
+        return len(self.application_ids)
+
+
+# What a pass reads of each pending application (plain rows: no ORM objects to build and track).
+_PENDING_COLUMNS = (
+    Application.id, Application.batch, Application.service_code, Application.form_version_id,
+    Application.household_id, Application.channel, Application.keyed_by_id, Application.received_on,
+    Application.mediation_reason, Application.note, Application.wishes, Application.participants,
+    Application.waitlist_together,
+)
 
 
 def decide_pending(service_code: str, *, limit: int | None = None, up_to: int | None = None) -> Pass:
@@ -95,11 +110,15 @@ def decide_pending(service_code: str, *, limit: int | None = None, up_to: int | 
     ``up_to``: decide only applications numbered at most this (the worker passes
     :func:`inscriptions.allocation.queue.settled_number`, so an application that took its
     number first but committed a moment later is never overtaken).
+
+    Set-based: a handful of statements whatever the batch's size (the sessions locked and
+    counted once, the registrations, their history lines, the decisions and the applications'
+    new status each written in one bulk statement).
     """
     started = clock.utcnow_naive()
     service = registry().get(service_code)
     stmt = (
-        select(Application)
+        select(*_PENDING_COLUMNS)
         .where(Application.service_code == service_code, Application.status == ApplicationStatus.PENDING)
         .order_by(Application.queue_number)
     )
@@ -107,7 +126,7 @@ def decide_pending(service_code: str, *, limit: int | None = None, up_to: int | 
         stmt = stmt.where(Application.queue_number <= up_to)
     if limit is not None:
         stmt = stmt.limit(limit)
-    apps = list(db.session.scalars(stmt))
+    apps = db.session.execute(stmt).all()
     result = Pass()
     if not apps or service is None:
         return result
@@ -117,51 +136,48 @@ def decide_pending(service_code: str, *, limit: int | None = None, up_to: int | 
     codes = sorted({code for app in apps for wish in app.wishes for code in wish})
     sessions = _lock_sessions(service_code, codes, now)
     taken = _active_keys(service_code, {a.household_id for a in apps if a.household_id is not None})
-    requests = [_request(app) for app in apps]
     decided = rules.decide(
-        requests, sessions,
+        [_request(app) for app in apps], sessions,
         rules.Policy(has_sessions=bool(live.sessions), parent_chooses=live.waitlist_siblings == "parent_chooses"),
         taken,
     )
-
-    run = AllocationRun(service_code=service_code, rule="arrival", algorithm=rules.ALGORITHM,
-                        started_at=started, applications=len(apps),
-                        decisions=len(decided.decisions))
-    db.session.add(run)
     by_app: dict[int, list[rules.WishDecision]] = defaultdict(list)
     for decision in decided.decisions:
         by_app[decision.application_id].append(decision)
+
+    run = AllocationRun(service_code=service_code, rule="arrival", algorithm=rules.ALGORITHM,
+                        started_at=started, applications=len(apps), decisions=len(decided.decisions))
+    db.session.add(run)
+    db.session.flush()  # the run's id, for the decisions and the applications
     created = _write_registrations(apps, by_app, sessions, now)
-    db.session.flush()  # the run's id, for the decisions
     position = {app.id: n for n, app in enumerate(apps, start=1)}
-    db.session.add_all(
-        AllocationDecision(
-            run_id=run.id, application_id=d.application_id, position=position[d.application_id],
-            wish=d.wish, session_code=d.session_code, rank=d.rank, outcome=d.outcome, reason=d.reason,
-            places=d.places, free_before=d.free_before,
-        )
+    db.session.execute(insert(AllocationDecision), [
+        {"run_id": run.id, "application_id": d.application_id, "position": position[d.application_id],
+         "wish": d.wish, "session_code": d.session_code, "rank": d.rank, "outcome": d.outcome,
+         "reason": d.reason, "places": d.places, "free_before": d.free_before}
         for d in decided.decisions
-    )
+    ])
     decided_at = clock.utcnow_naive()
-    for app in apps:
-        app.status = ApplicationStatus.DECIDED
-        app.decided_at = decided_at
-        app.run_id = run.id
-        # The answers now live in the registrations (or were refused): the queue keeps who and how many.
-        app.participants = [{"child_id": p.get("child_id"), "guardian_id": p.get("guardian_id"),
-                             "places": p.get("places", 1)} for p in app.participants]
-    db.session.flush()
+    # The answers now live in the registrations (or were refused): the queue keeps who and how many.
+    db.session.execute(update(Application), [
+        {"id": app.id, "status": ApplicationStatus.DECIDED, "decided_at": decided_at, "run_id": run.id,
+         "participants": [{"child_id": p.get("child_id"), "guardian_id": p.get("guardian_id"),
+                           "places": p.get("places", 1)} for p in app.participants]}
+        for app in apps
+    ])
     for code in sorted(decided.to_promote, key=lambda c: sessions[c].id):
         waitlist.promote(sessions[code].id)
     # Everything but the commit: the pass's own time (bench/opening_day.py's allocations_per_s).
     run.finished_at = clock.utcnow_naive()
     db.session.flush()
-    result.run, result.applications = run, apps
+    result.run_id = run.id
+    result.application_ids = [app.id for app in apps]
+    result.batches = [app.batch for app in apps]
     result.decisions, result.registrations = dict(by_app), created
     return result
 
 
-def _request(app: Application) -> rules.Request:
+def _request(app: Row) -> rules.Request:
     return rules.Request(
         id=app.id,
         household_id=app.household_id or 0,
@@ -222,43 +238,58 @@ def _active_keys(service_code: str, household_ids: set[int]) -> set[tuple]:
     return {(r.household_id, r.child_id, r.guardian_id, r.code) for r in rows}
 
 
-def _write_registrations(apps: list[Application], by_app: dict[int, list[rules.WishDecision]],
-                         sessions: dict[str, rules.SessionState], now: dt.datetime) -> dict[int, list[Registration]]:
-    """Build the registrations of the places given and the waiting entries; references are
-    reserved with one counter update per prefix."""
+def _write_registrations(apps: list[Row], by_app: dict[int, list[rules.WishDecision]],
+                         sessions: dict[str, rules.SessionState], now: dt.datetime) -> dict[int, list[tuple[int, str]]]:
+    """Insert the registrations of the places given and of the waiting entries, with their first
+    history line; references are reserved with one counter update per prefix. Returns, per
+    application, its registrations' ids and statuses."""
     year = now.astimezone(clock.local_zone()).year
-    created: dict[int, list[Registration]] = {}
-    pending_refs: dict[str, list[Registration]] = defaultdict(list)
+    at = now.astimezone(dt.UTC).replace(tzinfo=None)
+    rows: list[dict[str, Any]] = []
+    owners: list[tuple[Row, str]] = []  # the application and reference prefix of each row
     for app in apps:
         version = version_definition(app.form_version_id)
         defn = version[1] if version else registry().get(app.service_code).definition  # type: ignore[union-attr]
         placed = Status.ACCEPTED if defn.workflow == "automatic" else Status.SUBMITTED
-        regs: list[Registration] = []
         for decision in by_app.get(app.id, []):
             if decision.outcome == Outcome.REFUSED:
                 continue
             status = placed if decision.outcome == Outcome.ACCEPTED else Status.WAITLISTED
             session_id = sessions[decision.session_code].id if decision.session_code else None
             for person in app.participants:
-                reg = Registration(
-                    service_code=app.service_code, form_version_id=app.form_version_id,
-                    household_id=app.household_id, child_id=person.get("child_id"),
-                    guardian_id=person.get("guardian_id"), session_id=session_id,
-                    places=int(person.get("places", 1)), answers=person.get("answers", {}),
-                    price=person.get("price", "0.00"), price_unit=person.get("price_unit", ""),
-                    price_detail=list(person.get("price_detail", [])), channel=app.channel,
-                    keyed_by_id=app.keyed_by_id, received_on=app.received_on,
-                    mediation_reason=app.mediation_reason, batch=app.batch, application_id=app.id,
-                    status=None,
-                )
-                record_status(reg, status, by_id=app.keyed_by_id, reason=app.note)
-                regs.append(reg)
-                pending_refs[defn.reference_prefix].append(reg)
-        created[app.id] = regs
-    for prefix, regs in pending_refs.items():
-        for reg, reference in zip(regs, reserve_references(prefix, year, len(regs)), strict=True):
-            reg.reference = reference
-    db.session.add_all(reg for regs in created.values() for reg in regs)
+                rows.append({
+                    "service_code": app.service_code, "form_version_id": app.form_version_id,
+                    "household_id": app.household_id, "child_id": person.get("child_id"),
+                    "guardian_id": person.get("guardian_id"), "session_id": session_id,
+                    "places": int(person.get("places", 1)), "answers": person.get("answers", {}),
+                    "price": Decimal(str(person.get("price", "0.00"))), "price_unit": person.get("price_unit", ""),
+                    "price_detail": list(person.get("price_detail", [])), "channel": app.channel,
+                    "keyed_by_id": app.keyed_by_id, "received_on": app.received_on,
+                    "mediation_reason": app.mediation_reason, "batch": app.batch, "application_id": app.id,
+                    "status": status,
+                    # The waiting list is ordered by this moment, then by id (see registrations.waitlist).
+                    "waitlisted_at": at if status == Status.WAITLISTED else None,
+                    "created_at": at, "updated_at": at,
+                })
+                owners.append((app, defn.reference_prefix))
+    created: dict[int, list[tuple[int, str]]] = {app.id: [] for app in apps}
+    if not rows:
+        return created
+    by_prefix: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row, (_app, prefix) in zip(rows, owners, strict=True):
+        by_prefix[prefix].append(row)
+    for prefix, group in by_prefix.items():
+        for row, reference in zip(group, reserve_references(prefix, year, len(group)), strict=True):
+            row["reference"] = reference
+    ids = list(db.session.scalars(
+        insert(Registration).returning(Registration.id, sort_by_parameter_order=True), rows))
+    db.session.execute(insert(StatusChange), [
+        {"registration_id": reg_id, "from_status": None, "to_status": row["status"], "at": at,
+         "by_id": app.keyed_by_id, "reason": app.note}
+        for reg_id, row, (app, _prefix) in zip(ids, rows, owners, strict=True)
+    ])
+    for reg_id, row, (app, _prefix) in zip(ids, rows, owners, strict=True):
+        created[app.id].append((reg_id, row["status"]))
     return created
 
 

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, func, insert, select, text, update
+from sqlalchemy import ColumnElement, DateTime, bindparam, func, insert, select, text
 
 from inscriptions.clock import utcnow_naive
 from inscriptions.extensions import db
-from inscriptions.models import Application, ApplicationStatus, Draft
+from inscriptions.models import Application, ApplicationStatus
 
 # PostgreSQL sequence of arrival numbers (created by the applications migration).
 QUEUE_SEQUENCE = "application_queue_numbers"
@@ -131,27 +131,54 @@ def send_prepared(application_id: int, household_id: int) -> Sent:
             if code is None:
                 raise NotSendable()
             allocator.take_lock(code)
-        elif _postgresql():
-            db.session.execute(select(func.pg_current_xact_id()))  # see record_application
-        row = db.session.execute(
-            update(Application)
-            .where(Application.id == application_id, Application.household_id == household_id,
-                   Application.status == ApplicationStatus.PREPARED, Application.opens_at <= now)
-            .values(status=ApplicationStatus.PENDING, queue_number=_next_number(), submitted_at=now)
-            .returning(Application.service_code, Application.queue_number, Application.draft_id, Application.batch)
-            .execution_options(synchronize_session=False)
-        ).first()
+        params = {"id": application_id, "household": household_id, "now": now}
+        if _postgresql():
+            row = db.session.execute(_SEND_POSTGRESQL, params).first()
+        else:
+            row = db.session.execute(_SEND_SQLITE, params).first()
+            if row is not None and row.draft_id is not None:
+                db.session.execute(_CLAIM_DRAFT_SQLITE, {"draft": row.draft_id, "batch": row.batch, "now": now})
         if row is None:
             return _not_sent(application_id, household_id)
-        if row.draft_id is not None:
-            db.session.execute(update(Draft).where(Draft.id == row.draft_id).values(submitted_batch=row.batch)
-                               .execution_options(synchronize_session=False))
         if inline:
-            found = allocator.decide_pending(row.service_code)
-            decided.applications, decided.registrations = found.applications, found.registrations
+            decided = allocator.decide_pending(row.service_code)
     allocator.notify(decided)
     status = ApplicationStatus.DECIDED if inline else ApplicationStatus.PENDING
     return Sent(application_id, row.service_code, row.queue_number, row.batch, status)
+
+
+# The send in one statement and one round trip (PostgreSQL): the transaction takes its id first
+# (``tx``, evaluated once before any row is numbered: see record_application), then the
+# application is numbered if it is this household's, prepared and open, and its web draft is
+# marked sent. Plain SQL on purpose: this is the statement every family sends at the opening
+# minute, and the ORM's work around it would cost more than the statement itself.
+_SEND_POSTGRESQL = text("""
+WITH tx AS (SELECT pg_current_xact_id() AS id),
+sent AS (
+    UPDATE applications
+    SET status = 'pending', queue_number = nextval('application_queue_numbers'), submitted_at = :now
+    WHERE id = :id AND household_id = :household AND status = 'prepared' AND opens_at <= :now
+      AND EXISTS (SELECT 1 FROM tx)
+    RETURNING service_code, queue_number, draft_id, batch
+),
+claimed AS (
+    UPDATE drafts SET submitted_batch = sent.batch, updated_at = :now
+    FROM sent WHERE drafts.id = sent.draft_id
+    RETURNING drafts.id
+)
+SELECT sent.service_code, sent.queue_number, sent.draft_id, sent.batch, (SELECT count(*) FROM claimed) AS claimed
+FROM sent
+""").bindparams(bindparam("now", type_=DateTime()))
+# SQLite serialises writers (BEGIN IMMEDIATE): numbered max + 1, then the draft marked sent.
+_SEND_SQLITE = text("""
+UPDATE applications
+SET status = 'pending', submitted_at = :now,
+    queue_number = (SELECT coalesce(max(queue_number), 0) + 1 FROM applications)
+WHERE id = :id AND household_id = :household AND status = 'prepared' AND opens_at <= :now
+RETURNING service_code, queue_number, draft_id, batch
+""").bindparams(bindparam("now", type_=DateTime()))
+_CLAIM_DRAFT_SQLITE = text("UPDATE drafts SET submitted_batch = :batch, updated_at = :now WHERE id = :draft"
+                           ).bindparams(bindparam("now", type_=DateTime()))
 
 
 def _not_sent(application_id: int, household_id: int) -> Sent:

@@ -45,9 +45,9 @@ def drain(service_code: str, *, limit: int | None = BATCH, wait: bool = True) ->
     done = 0
     while True:
         decided = run_pass(service_code, limit=limit, wait=wait)
-        if decided is None or not decided.applications:
+        if decided is None or not decided.count:
             return done
-        done += len(decided.applications)
+        done += decided.count
 
 
 def services_waiting() -> list[str]:
@@ -76,9 +76,8 @@ def work(*, interval: float = 0.05, limit: int = BATCH, stop: Callable[[], bool]
                 db.session.rollback()
                 log.exception("allocation pass of %s failed", code)
                 continue
-            if decided is not None and decided.applications:
+            if decided is not None and decided.count:
                 busy = True
-                log.info("%s: %d application(s) decided (run %s)", code, len(decided.applications),
-                         decided.run.id if decided.run else "-")
+                log.info("%s: %d application(s) decided (run %s)", code, decided.count, decided.run_id)
         if not busy:
             time.sleep(interval)

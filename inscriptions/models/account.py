@@ -59,12 +59,7 @@ class Account(UserMixin, db.Model):
 
     def login_fingerprint(self) -> str:
         """A short keyed digest of the password hash (never the hash itself: it goes into cookies)."""
-        key = current_app.config["SECRET_KEY"]
-        if isinstance(key, str):
-            key = key.encode()
-        # The prefix keeps this digest apart from any other HMAC of the hash under the same key.
-        message = b"inscriptions.login\x00" + (self.password_hash or "").encode()
-        return hmac.new(key, message, hashlib.sha256).hexdigest()[:16]
+        return login_fingerprint(self.password_hash)
 
     @property
     def household(self) -> Household | None:
@@ -75,3 +70,13 @@ class Account(UserMixin, db.Model):
 
     def check_password(self, password: str) -> bool:
         return verify_password(self.password_hash, password)
+
+
+def login_fingerprint(password_hash: str | None) -> str:
+    """:meth:`Account.login_fingerprint` of an account whose password hash is ``password_hash``."""
+    key = current_app.config["SECRET_KEY"]
+    if isinstance(key, str):
+        key = key.encode()
+    # The prefix keeps this digest apart from any other HMAC of the hash under the same key.
+    message = b"inscriptions.login\x00" + (password_hash or "").encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:16]

@@ -22,8 +22,9 @@ from sqlalchemy import func, select
 from inscriptions import clock
 from inscriptions.allocation.queue import NotSendable, NotYetOpen, send_prepared
 from inscriptions.allocation.status import application_status
+from inscriptions.auth.accounts import session_household_id
 from inscriptions.database import BusyError
-from inscriptions.extensions import db
+from inscriptions.extensions import db, login_manager
 from inscriptions.models import Application, ApplicationStatus
 from inscriptions.registrations.create import RegistrationInput, RegistrationRefused, prepare_application
 from inscriptions.registrations.windows import moment_text
@@ -96,10 +97,16 @@ def prepared_for(draft_id: int) -> Application | None:
 
 
 @bp.post("/demandes/<int:application_id>/envoyer")
-@login_required
 def send(application_id: int) -> Any:
+    # The opening-morning request: the family's household from the session cookie in one small
+    # query; Flask-Login's full path only when that is not enough (remember-me cookie, no log-in).
+    household_id = session_household_id()
+    if household_id is None:
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        household_id = _household_id()
     try:
-        send_prepared(application_id, _household_id())
+        send_prepared(application_id, household_id)
     except NotSendable:
         abort(404)
     except NotYetOpen as exc:

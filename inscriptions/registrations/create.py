@@ -206,10 +206,10 @@ def _run(data: RegistrationInput, *, prepare: bool = False) -> RegistrationOutco
         data = replace(data, form_version_id=current_version_id(service))
 
     timeout = int(current_app.config.get("BOOKING_LOCK_TIMEOUT_MS", DEFAULT_LOCK_TIMEOUT_MS))
-    decided = allocator.Pass()
+    passes: list[allocator.Pass] = []
     try:
         with write_transaction(lock_timeout_ms=timeout):
-            outcome = _book(service, data, decided, prepare=prepare)
+            outcome = _book(service, data, passes, prepare=prepare)
     except IntegrityError:
         # The same key sent at the same moment for two households: the second insert fails on
         # the unique key (the same household's requests queue on its row lock instead).
@@ -220,11 +220,12 @@ def _run(data: RegistrationInput, *, prepare: bool = False) -> RegistrationOutco
 
     # The families whose applications this request's allocator pass decided (its own among them),
     # and the offers made in the transaction (including by the form version sync above).
-    allocator.notify(decided)
+    for decided in passes or [allocator.Pass()]:
+        allocator.notify(decided)
     return outcome
 
 
-def _book(service, data: RegistrationInput, decided: allocator.Pass, *,  # type: ignore[no-untyped-def]
+def _book(service, data: RegistrationInput, passes: list[allocator.Pass], *,  # type: ignore[no-untyped-def]
           prepare: bool = False) -> RegistrationOutcome:
     """The booking itself, inside the write transaction (see the module's locking discipline)."""
     version_id = data.form_version_id or current_version_id(service)
@@ -352,11 +353,9 @@ def _book(service, data: RegistrationInput, decided: allocator.Pass, *,  # type:
     app_id, _number = record_application(under_lock=True, **application)
     found = allocator.decide_pending(service.code)
     _refuse_if_refused(found.decisions.get(app_id, []), len(prepared))
-    decided.run, decided.applications = found.run, found.applications
-    decided.decisions, decided.registrations = found.decisions, found.registrations
+    passes.append(found)  # the caller notifies after the commit
     regs = found.registrations.get(app_id, [])
-    db.session.flush()
-    return RegistrationOutcome(batch, [r.id for r in regs], regs[0].status if regs else "",
+    return RegistrationOutcome(batch, [reg_id for reg_id, _status in regs], regs[0][1] if regs else "",
                                application_id=app_id)
 
 

@@ -234,15 +234,32 @@ def waiting_entries(session_id: int, *, lock: bool = False) -> list[WaitingEntry
 def positions(registrations: Iterable[Registration]) -> dict[int, int]:
     """Waiting-list position (1 = next) of each waitlisted registration given, by id.
 
-    Entries are counted, not people: siblings waiting together are one entry ahead.
+    Entries are counted, not people: siblings waiting together are one entry ahead. Ranked by the
+    database (one query per session, a window over the session's entries, in the order of
+    :func:`waiting_entries`) so a page showing one family's position reads only that family's
+    rows, not the whole list (on an opening morning, thousands of entries).
     """
     wanted = [r for r in registrations if r.status == Status.WAITLISTED and r.session_id is not None]
-    found: dict[int, int] = {}
+    found: dict[tuple[int, str], int] = {}
     for session_id in sorted({r.session_id for r in wanted if r.session_id is not None}):
-        for number, entry in enumerate(waiting_entries(session_id), start=1):
-            for reg in entry.registrations:
-                found[reg.id] = number
-    return {r.id: found[r.id] for r in wanted if r.id in found}
+        batches = sorted({r.batch for r in wanted if r.session_id == session_id})
+        entries = (
+            select(
+                Registration.batch,
+                func.row_number().over(order_by=(
+                    func.min(func.coalesce(Registration.waitlisted_at, Registration.created_at)),
+                    func.min(Registration.id),
+                )).label("position"),
+            )
+            .where(Registration.session_id == session_id, Registration.status == Status.WAITLISTED)
+            .group_by(Registration.batch)
+            .subquery()
+        )
+        for batch, number in db.session.execute(
+            select(entries.c.batch, entries.c.position).where(entries.c.batch.in_(batches))
+        ):
+            found[(session_id, batch)] = int(number)
+    return {r.id: found[(r.session_id, r.batch)] for r in wanted if (r.session_id, r.batch) in found}
 
 
 def position(registration: Registration) -> int | None:

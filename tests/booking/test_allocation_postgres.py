@@ -76,8 +76,8 @@ def test_two_allocators_at_once_never_both_allocate(app, install, make_household
     decided = [r for r in results if r is not None]
     assert not any(isinstance(r, Exception) for r in results), results
     # Whoever got the lock decided everything; the others found it held (None) or nothing left.
-    assert sum(len(r.applications) for r in decided) == 10
-    assert db.session.scalar(select(func.count(AllocationRun.id))) == sum(1 for r in decided if r.applications)
+    assert sum(r.count for r in decided) == 10
+    assert db.session.scalar(select(func.count(AllocationRun.id))) == sum(1 for r in decided if r.count)
     assert_arrival_order(3)
 
 
