@@ -272,10 +272,11 @@ def drop_database(base_url: str, name: str) -> None:
 
 
 def write_plugins(folder: Path, capacity: int) -> Path:
-    """A plugins folder holding the benchmark's two services (the synchronous booking's and the
-    queue's, alike but for their code and prefix), open since yesterday."""
+    """A plugins folder holding the benchmark's three services (the synchronous booking's, the
+    queue's and the allocator-alone's, alike but for their code and prefix), open since yesterday."""
     now = dt.datetime.now(TOWN_ZONE).replace(tzinfo=None, second=0, microsecond=0)
-    for code, prefix in ((SERVICE, "OUV"), (queue_path.QUEUE_SERVICE, queue_path.QUEUE_PREFIX)):
+    for code, prefix in ((SERVICE, "OUV"), (queue_path.QUEUE_SERVICE, queue_path.QUEUE_PREFIX),
+                         (queue_path.ALONE_SERVICE, queue_path.ALONE_PREFIX)):
         service_dir = folder / "plugins" / code
         service_dir.mkdir(parents=True)
         (service_dir / "service.yaml").write_text(SERVICE_YAML.format(
@@ -980,6 +981,7 @@ class Run:
     intake_cpu: dict[str, float] = field(default_factory=dict)
     decide_wait_s: float = 0.0
     queue: dict[str, Any] = field(default_factory=dict)
+    alone: dict[str, Any] = field(default_factory=dict)
 
 
 def set_up(args: argparse.Namespace, base_url: str, workdir: Path) -> tuple[Any, dict[str, str], list[Family], str]:
@@ -1214,8 +1216,10 @@ def queue_summary(run: Run, bare_rate: float) -> dict[str, Any]:
         "decided_all_s": figures["decided_all_s"],
         # The bare app's time for the same number of requests: decided_all_s's yardstick.
         "bare_time_s": round(len(run.families) / bare_rate, 2) if bare_rate else 0.0,
-        "allocations_per_s": figures["allocations_per_s"],
+        "allocations_per_s": run.alone.get("allocations_per_s", 0.0),
+        "allocations_per_s_live": figures["allocations_per_s"],
         "allocation_runs": figures["allocation_runs"],
+        "allocator_alone": run.alone,
         "order_violations": figures["order_violations"],
         "queue_accepted": figures["accepted"],
         "queue_waitlisted": figures["waitlisted"],
@@ -1330,7 +1334,8 @@ def summarise(run: Run) -> dict[str, Any]:
         print(f"queue: {result['intake_per_s']} applications sent/s (ratio {result['intake_ratio']}), send p50 "
               f"{result['intake_p50_ms']} ms, p99 {result['intake_p99_ms']} ms; all decided "
               f"{result['decided_all_s']}s after the first was sent (bare time for as many requests: "
-              f"{result['bare_time_s']}s); allocator {result['allocations_per_s']} applications/s in "
+              f"{result['bare_time_s']}s); allocator alone {result['allocations_per_s']} applications/s "
+              f"({run.alone}), during the rush {result['allocations_per_s_live']}/s in "
               f"{result['allocation_runs']} passes; {result['queue_accepted']} accepted, "
               f"{result['queue_waitlisted']} waitlisted, overbooked {result['queue_overbooked']}, "
               f"order violations {result['order_violations']}, 5xx {result['queue_errors_5xx']}")
@@ -1361,6 +1366,7 @@ def main(argv: list[str] | None = None) -> int:
         simulate(run, env, agent_token, workdir, servers)
         if args.queue:
             simulate_queue(run, env, agent_token, workdir, servers)
+            run.alone = queue_path.allocator_alone(app, run.families, SESSION, args.capacity)
         if args.floor:
             measure_floor(run, env, workdir, servers)
         measure_bare(run, env, workdir, servers)  # ... and after

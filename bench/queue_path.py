@@ -14,7 +14,10 @@ Figures (from the clients and from the database, the only truth about places):
 ``intake_per_s`` (sends answered per second of the intake phase), ``intake_ratio`` (against the
 same bare insert figure), ``intake_p50_ms`` / ``intake_p99_ms`` (the send request),
 ``decided_all_s`` (first application sent to the last decision written), ``allocations_per_s``
-(applications decided per second of the allocator's own passes, from its runs' times),
+(the allocator alone: every family's application recorded first on a third, identical service,
+then decided by passes of 500 in this process, timed from the first pass to the last commit;
+the e-mails are left out), ``allocations_per_s_live`` (applications per second of the passes'
+own times during the rush, sharing the two cores with the intake),
 ``order_violations`` (waitlisted applications overtaken by a later one that got a place in the
 same session: must be 0 in arrival mode), ``queue_overbooked``, ``queue_errors_5xx``.
 """
@@ -31,6 +34,9 @@ from urllib.parse import urlencode
 
 QUEUE_SERVICE = "ouverture-file"
 QUEUE_PREFIX = "OUF"
+# A third, identical service for the allocator alone: applications recorded first, then decided.
+ALONE_SERVICE = "ouverture-seul"
+ALONE_PREFIX = "OUS"
 ANSWERS = {"group": "grands", "allergy": "no"}
 DECIDE_TIMEOUT_S = 300
 
@@ -100,7 +106,7 @@ class Allocator:
     def __init__(self, command: Path, env: dict[str, str], log: Path, cwd: Path):
         with log.open("wb") as out:
             self.process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
-                [str(command), "allocation", "worker", "--interval", "0.02"], cwd=cwd, env=env,
+                [str(command), "allocation", "worker"], cwd=cwd, env=env,
                 stdout=out, stderr=subprocess.STDOUT,
             )
 
@@ -179,3 +185,40 @@ def figures(db_url: str, capacity: int) -> dict[str, Any]:
         "allocation_runs": runs,
         "allocations_per_s": round(decided / seconds, 1) if seconds else 0.0,
     }
+
+
+def allocator_alone(app: Any, families: list[Any], session: str, capacity: int, batch: int = 500) -> dict[str, Any]:
+    """The allocator alone on ``ALONE_SERVICE``: every family's application recorded (in worker
+    mode: nothing decides them), then the passes timed, without the notifications."""
+    from sqlalchemy import func, select
+
+    from inscriptions.allocation.allocator import decide_pending, take_lock
+    from inscriptions.database import write_transaction
+    from inscriptions.extensions import db
+    from inscriptions.models import HOLDING_STATUSES, Registration
+    from inscriptions.registrations.create import ParticipantInput, RegistrationInput, create_registrations
+
+    with app.app_context():
+        app.config["ALLOCATION"] = "worker"
+        for family in families:
+            create_registrations(RegistrationInput(
+                service_code=ALONE_SERVICE, household_id=family.household_id, channel=family.channel,
+                participants=[ParticipantInput(child_id=family.child_id,
+                                               answers={"group": ANSWERS["group"], "allergy": False})],
+                session_code=session))
+        decided, passes = 0, 0
+        start = time.perf_counter()
+        while True:
+            with write_transaction():
+                take_lock(ALONE_SERVICE)
+                done = decide_pending(ALONE_SERVICE, limit=batch).count
+            if not done:
+                break
+            decided, passes = decided + done, passes + 1
+        elapsed = time.perf_counter() - start
+        held = int(db.session.scalar(select(func.coalesce(func.sum(Registration.places), 0)).where(
+            Registration.service_code == ALONE_SERVICE, Registration.status.in_(HOLDING_STATUSES))) or 0)
+        db.session.remove()
+    return {"decided": decided, "passes": passes, "seconds": round(elapsed, 3),
+            "allocations_per_s": round(decided / elapsed, 1) if elapsed else 0.0,
+            "overbooked": max(0, held - capacity)}

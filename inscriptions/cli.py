@@ -233,7 +233,8 @@ def allocation_run_command(service: str | None) -> None:
 
 
 @allocation_cli.command("worker")
-@click.option("--interval", default=0.05, show_default=True, help="Seconds to wait when the queues are empty.")
+@click.option("--interval", default=0.1, show_default=True,
+              help="Seconds between the starts of two passes (and to wait when the queues are empty).")
 @with_appcontext
 def allocation_worker_command(interval: float) -> None:
     """Run the allocator until stopped (ALLOCATION=worker mode; one per installation)."""
