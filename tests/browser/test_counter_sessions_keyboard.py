@@ -92,8 +92,11 @@ def test_two_sessions_with_alternatives_are_keyed_with_the_keyboard(server_url, 
     # Set-up: Inès is ticked; the lists follow with Tab and take the arrow keys.
     check(page)
     # The browser applies autofocus once the page has loaded: wait for it rather than race it.
-    page.wait_for_function("document.activeElement && document.activeElement.name === 'setup-participant'",
-                           timeout=5_000)
+    # Polled from Python: the page's CSP forbids the eval that a string predicate would need.
+    for _ in range(50):
+        if active(page)["name"] == "setup-participant":
+            break
+        page.wait_for_timeout(100)
     assert active(page)["name"] == "setup-participant" and active(page)["checked"]
     page.keyboard.press("Tab")
     assert active(page)["id"] == "setup-wish-1-1"
