@@ -59,6 +59,16 @@ def server_app(make_app: Callable[..., Flask], plugins: Path, app: Flask) -> Fla
     return make_app(SERVER_NAME=None, PLUGINS_DIR=plugins)
 
 
+def wait_focus(page, matches: Callable[[dict], bool], timeout_s: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the browser has applied autofocus (it does so after the page loads), polled
+    from Python: the page's CSP forbids the eval that a string predicate would need."""
+    for _ in range(int(timeout_s * 10)):
+        if matches(active(page)):
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"focus never reached; it is on {active(page)}")
+
+
 @pytest.fixture
 def desk_page(browser):  # type: ignore[no-untyped-def]
     context = browser.new_context(viewport=DESKTOP, locale="fr-FR")
@@ -84,6 +94,7 @@ def test_two_sessions_with_alternatives_are_keyed_with_the_keyboard(server_url, 
     page.goto(server_url + f"/guichet/foyers/{household.id}/saisie/voeux")
     # The reason first (keyboard: Space chooses the focused reason, Enter on the button sends).
     assert "/acces" in page.url
+    wait_focus(page, lambda e: e["value"] == "counter")
     page.keyboard.press("Space")
     tab_until(page, lambda e: e["tag"] == "BUTTON")
     with page.expect_navigation():
@@ -92,11 +103,7 @@ def test_two_sessions_with_alternatives_are_keyed_with_the_keyboard(server_url, 
     # Set-up: Inès is ticked; the lists follow with Tab and take the arrow keys.
     check(page)
     # The browser applies autofocus once the page has loaded: wait for it rather than race it.
-    # Polled from Python: the page's CSP forbids the eval that a string predicate would need.
-    for _ in range(50):
-        if active(page)["name"] == "setup-participant":
-            break
-        page.wait_for_timeout(100)
+    wait_focus(page, lambda e: e["name"] == "setup-participant")
     assert active(page)["name"] == "setup-participant" and active(page)["checked"]
     page.keyboard.press("Tab")
     assert active(page)["id"] == "setup-wish-1-1"
