@@ -11,10 +11,21 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter, Map
 
 from inscriptions.settings import PROJECT_ROOT, load_settings
 
 TOWN_KEY = "inscriptions.town"
+# The largest id a table holds (PostgreSQL's INTEGER).
+MAX_ID = 2_147_483_647
+
+
+class BoundedIntConverter(IntegerConverter):
+    """``<int:...>`` in routes, up to :data:`MAX_ID`."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -39,6 +50,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # The allocator listens to the definitions (capacity changes move waiting lists).
     import inscriptions.allocation.capacity  # noqa: F401
 
+    # Every id in a URL fits the database's integer: a larger one is a 404, not an error of the
+    # database (PostgreSQL refuses to compare an INTEGER column with 2**31).
+    app.url_map.converters["int"] = BoundedIntConverter
     _init_extensions(app)
     _register_blueprints(app)
     from inscriptions.web import init_web

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
+
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -12,24 +15,31 @@ from inscriptions.models import Account, Guardian, Registration
 from inscriptions.pricing import euros
 from inscriptions.registrations.status import status_label
 
-__all__ = ["household_emails", "registration_received", "registrations_received", "status_label"]
+__all__ = ["household_emails", "households_emails", "registration_received", "registrations_received", "status_label"]
 
 
 def household_emails(household_id: int) -> list[str]:
     """Where to write to a household: its guardians' e-mails and its log-ins, without repeats."""
-    found: list[str] = []
+    return households_emails([household_id]).get(household_id, [])
+
+
+def households_emails(household_ids: Iterable[int]) -> dict[int, list[str]]:
+    """:func:`household_emails` of several households in one query (an allocator pass's
+    confirmations)."""
+    found: dict[int, list[str]] = defaultdict(list)
     # One query (a guardian has at most one account): this runs in every confirmation.
     rows = db.session.execute(
-        select(Guardian.email, Account.email)
+        select(Guardian.household_id, Guardian.email, Account.email)
         .outerjoin(Account, Account.guardian_id == Guardian.id)
-        .where(Guardian.household_id == household_id)
+        .where(Guardian.household_id.in_(sorted(set(household_ids))))
         .order_by(Guardian.id)
     )
-    for guardian_email, account_email in rows:
+    for household_id, guardian_email, account_email in rows:
+        emails = found[household_id]
         for email in (guardian_email, account_email):
-            if email and email.lower() not in found:
-                found.append(email.lower())
-    return found
+            if email and email.lower() not in emails:
+                emails.append(email.lower())
+    return dict(found)
 
 
 def registration_received(batch: str) -> int:
@@ -37,30 +47,35 @@ def registration_received(batch: str) -> int:
 
     Households without e-mail get nothing here: they receive a printed letter instead.
     """
-    regs = list(db.session.scalars(
-        select(Registration).filter_by(batch=batch).order_by(Registration.id)
-        # What the message shows, loaded with the registrations rather than one query each.
-        .options(joinedload(Registration.child), joinedload(Registration.guardian),
-                 joinedload(Registration.session))
-    ))
-    if not regs:
-        return 0
-    recipients = household_emails(regs[0].household_id)
-    if not recipients:
-        return 0
-    defn = definition_for(regs[0].form_version_id)
-    context = {
-        "registrations": regs,
-        "service": defn,
-        # Siblings booked together share one status (all accepted, or all on the waiting list).
-        "status": regs[0].status,
-        "status_label": status_label,
-        "euros": euros,
-    }
-    return send_templated("emails/registration_received", recipients, **context)
+    return registrations_received([batch])
 
 
 def registrations_received(batches: list[str]) -> int:
     """The confirmations of every application an allocator pass decided, in one job (a queue job
-    costs more than the few queries of one confirmation); returns how many messages were sent."""
-    return sum(registration_received(batch) for batch in batches)
+    costs more than the few queries of one confirmation) and two queries (the registrations with
+    what the messages show, then the households' addresses); returns how many messages were sent."""
+    by_batch: dict[str, list[Registration]] = defaultdict(list)
+    for reg in db.session.scalars(
+        select(Registration).where(Registration.batch.in_(batches)).order_by(Registration.id)
+        .options(joinedload(Registration.child), joinedload(Registration.guardian),
+                 joinedload(Registration.session))
+    ):
+        by_batch[reg.batch].append(reg)
+    emails = households_emails(regs[0].household_id for regs in by_batch.values()
+                               if regs[0].household_id is not None)
+    sent = 0
+    for batch in batches:
+        regs = by_batch.get(batch)
+        recipients = emails.get(regs[0].household_id) if regs and regs[0].household_id is not None else None
+        if not regs or not recipients:
+            continue
+        context = {
+            "registrations": regs,
+            "service": definition_for(regs[0].form_version_id),
+            # Siblings booked together share one status (all accepted, or all on the waiting list).
+            "status": regs[0].status,
+            "status_label": status_label,
+            "euros": euros,
+        }
+        sent += send_templated("emails/registration_received", recipients, **context)
+    return sent

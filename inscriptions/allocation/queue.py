@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import ColumnElement, DateTime, bindparam, func, insert, select, text
 
+from inscriptions import MAX_ID
 from inscriptions.clock import utcnow_naive
 from inscriptions.extensions import db
 from inscriptions.models import Application, ApplicationStatus
@@ -110,7 +112,7 @@ class Sent:
     replayed: bool = False
 
 
-def send_prepared(application_id: int, household_id: int) -> Sent:
+def send_prepared(application_id: int, household_id: int | Callable[[], int]) -> Sent:
     """Send a prepared application: the opening-morning request.
 
     In worker mode (``ALLOCATION=worker``) this is the whole request's database work: one
@@ -118,6 +120,10 @@ def send_prepared(application_id: int, household_id: int) -> Sent:
     allocator decides a moment later. Inline, the request then runs the allocator's pass itself,
     under the service's lock. Sending twice gives the same application (``replayed``).
     Raises :class:`NotYetOpen` or :class:`NotSendable` (nothing saved).
+
+    ``household_id`` may be a function that reads it (the web's session check): it is then
+    called inside the send's transaction, so the whole request is one database transaction
+    (one pooled connection, one BEGIN and one COMMIT); whatever it raises rolls back the send.
     """
     from inscriptions.allocation import allocator
     from inscriptions.database import write_transaction
@@ -126,6 +132,10 @@ def send_prepared(application_id: int, household_id: int) -> Sent:
     now = utcnow_naive()
     decided = allocator.Pass()
     with write_transaction():
+        if callable(household_id):
+            household_id = household_id()
+        if not 1 <= application_id <= MAX_ID:
+            raise NotSendable()  # no such row (and PostgreSQL would refuse to compare)
         if inline:
             code = db.session.scalar(select(Application.service_code).where(Application.id == application_id))
             if code is None:

@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 # Database ids are 32-bit integers: larger numbers are refused here, not by the database.
-MAX_ID = 2_147_483_647
+from inscriptions import MAX_ID
+
 # Channels an API client may name; "web" is the portal's own and never comes through the API.
 ApiChannel = Literal["api", "counter", "paper", "phone", "mail"]
 STAFF_CHANNELS: tuple[str, ...] = ("counter", "paper", "phone", "mail", "api")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
@@ -12,7 +13,7 @@ from sqlalchemy.orm import joinedload
 from inscriptions import clock
 from inscriptions.database import commit_keeping_loaded
 from inscriptions.extensions import db
-from inscriptions.models import Account, ApiToken
+from inscriptions.models import Account, ApiToken, Guardian
 
 PREFIX = "insc_"
 # last_used_at is written at most this often per token: a write on every request would put a
@@ -65,3 +66,32 @@ def account_for_token(secret: str) -> Account | None:
         # The account just read stays loaded (no reload of it on the next attribute read).
         commit_keeping_loaded()
     return account
+
+
+@dataclass(frozen=True)
+class TokenOwner:
+    """Who a live token belongs to, read without building the account (the opening-morning send)."""
+
+    account_id: int
+    household_id: int | None  # the family's household; None for a staff account
+
+
+def token_owner(secret: str) -> TokenOwner | None:
+    """The active account owning the live token ``secret`` in one small query, or None; checks
+    what :func:`account_for_token` checks and records the use the same way, without committing
+    (the caller's transaction does: see ``api.views.send_application``)."""
+    if not secret.startswith(PREFIX) or len(secret) > 200:
+        return None
+    row = db.session.execute(
+        select(ApiToken.id, ApiToken.last_used_at, Account.id.label("account_id"), Account.active,
+               Guardian.household_id)
+        .join(Account, Account.id == ApiToken.account_id)
+        .outerjoin(Guardian, Guardian.id == Account.guardian_id)
+        .where(ApiToken.token_hash == hash_token(secret), ApiToken.revoked_at.is_(None))
+    ).first()
+    if row is None or not row.active:
+        return None
+    now = clock.utcnow_naive()
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY:
+        db.session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+    return TokenOwner(row.account_id, row.household_id)

@@ -1,9 +1,10 @@
 """The family's applications: sending a prepared one at opening, and following it until decided.
 
-``POST /demandes/<id>/envoyer`` is the opening-morning request: Flask-Login's account (one
-query), the CSRF token, then :func:`inscriptions.allocation.queue.send_prepared` (one UPDATE in
-worker mode) and a redirect. Nothing else: no form definition, no validation (done when the
-application was prepared), no job. ``GET /demandes/<id>`` says "received at 08:30:01, n° 437 in
+``POST /demandes/<id>/envoyer`` is the opening-morning request: the CSRF token, then one
+transaction with the session's log-in checked (one small query) and
+:func:`inscriptions.allocation.queue.send_prepared` (one UPDATE in worker mode), and a
+redirect. Nothing else: no form definition, no validation (done when the application was
+prepared), no job. ``GET /demandes/<id>`` says "received at 08:30:01, n° 437 in
 the queue" and updates itself (meta refresh without JavaScript, a light poll of
 ``/demandes/<id>/etat`` with it) until the allocator has decided.
 """
@@ -11,6 +12,7 @@ the queue" and updates itself (meta refresh without JavaScript, a light poll of
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
@@ -96,15 +98,31 @@ def prepared_for(draft_id: int) -> Application | None:
     return db.session.scalar(select(Application).where(Application.draft_id == draft_id))
 
 
-@bp.post("/demandes/<int:application_id>/envoyer")
-def send(application_id: int) -> Any:
-    # The opening-morning request: the family's household from the session cookie in one small
-    # query; Flask-Login's full path only when that is not enough (remember-me cookie, no log-in).
+class _NoSessionLogIn(Exception):
+    """The session cookie holds no valid family log-in (Flask-Login's full path decides)."""
+
+
+def _session_household() -> int:
     household_id = session_household_id()
     if household_id is None:
+        raise _NoSessionLogIn()
+    return household_id
+
+
+@bp.post("/demandes/<int:application_id>/envoyer")
+def send(application_id: int) -> Any:
+    # The opening-morning request: the family's household read from the session cookie with one
+    # small query inside the send's own transaction (one BEGIN, two statements, one COMMIT);
+    # Flask-Login's full path only when that is not enough (remember-me cookie, no log-in).
+    try:
+        return _send(application_id, _session_household)
+    except _NoSessionLogIn:
         if not current_user.is_authenticated:
             return login_manager.unauthorized()
-        household_id = _household_id()
+        return _send(application_id, _household_id())
+
+
+def _send(application_id: int, household_id: int | Callable[[], int]) -> Any:
     try:
         send_prepared(application_id, household_id)
     except NotSendable:

@@ -235,6 +235,37 @@ def test_prepared_then_sent_at_opening(app, api, make_household, parent_token, s
     assert api("POST", keyed.get_json()["send_url"].split("/api/v1")[1], agent).status_code == 202
 
 
+def test_the_send_checks_its_token_in_its_one_transaction(app, api, make_household, parent_token, staff,  # type: ignore[no-untyped-def]
+                                                         token_for) -> None:
+    """The send authenticates inside its own transaction: one commit for the whole request; an
+    unknown or revoked token and staff of another service send nothing."""
+    app.config["ALLOCATION"] = "worker"
+    family = make_household()
+    token = parent_token(family)
+    body = {"service": "cantine", "participants": [{"child_id": family.children[0].id}],
+            "answers": {**CANTEEN_ANSWERS, "days": ["thu"]}, "send": False}
+    send_url = api("POST", "/applications", token, json=body).get_json()["send_url"].split("/api/v1")[1]
+    assert api("POST", send_url, "insc_" + "x" * 43).status_code == 401
+    assert api("POST", send_url, token_for(staff("agent", "piscine"))).status_code == 404
+    db.session.rollback()
+    assert db.session.scalar(db.select(Application.status).filter_by(household_id=family.id)) == "prepared"
+
+    db.session.rollback()  # the test's own reads end here (the client shares the session)
+    commits: list[int] = []
+
+    def count_commit(conn) -> None:  # type: ignore[no-untyped-def]
+        commits.append(1)
+
+    db.event.listen(db.engine, "commit", count_commit)
+    try:
+        sent = api("POST", send_url, token)
+    finally:
+        db.event.remove(db.engine, "commit", count_commit)
+    assert sent.status_code == 202 and len(commits) == 1
+    db.session.rollback()
+    assert db.session.scalar(db.select(Application.status).filter_by(household_id=family.id)) == "pending"
+
+
 def test_a_prepared_application_is_not_sent_before_it_opens(app, api, make_household, parent_token,  # type: ignore[no-untyped-def]
                                                              frozen_clock) -> None:
     family = make_household()

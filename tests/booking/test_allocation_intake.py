@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 from booking_helpers import captured_sql, registration_input, stage_definition
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from inscriptions.allocation.queue import NotYetOpen, send_prepared
 from inscriptions.allocation.worker import drain
@@ -76,6 +76,37 @@ def test_sending_is_one_statement_in_worker_mode(app, install, make_household, f
     assert not any("registrations" in s for s in seen)
 
 
+def test_the_web_send_is_one_transaction_of_two_statements(  # type: ignore[no-untyped-def]
+        app, client, install, make_household, login, frozen_clock) -> None:
+    """The opening-morning request: the session's log-in read and the application numbered in
+    one transaction (one connection from the pool, one commit), nothing else."""
+    install(opening_definition())
+    app.config["ALLOCATION"] = "worker"
+    family = make_household()
+    prepared = prepare_application(registration_input(family))
+    login(family)
+    frozen_clock(OPENING)
+    db.session.commit()
+    commits: list[int] = []
+
+    def count_commit(conn) -> None:  # type: ignore[no-untyped-def]
+        commits.append(1)
+
+    event.listen(db.engine, "commit", count_commit)
+    try:
+        with captured_sql() as seen:
+            sent = client.post(f"/demandes/{prepared.application_id}/envoyer")
+    finally:
+        event.remove(db.engine, "commit", count_commit)
+    assert sent.status_code == 303
+    statements = [s for s in seen if not s.startswith(("BEGIN", "PRAGMA"))]
+    assert len(statements) == 2, statements
+    assert "FROM accounts" in statements[0] and "UPDATE applications" in statements[1]
+    assert len(commits) == 1
+    db.session.rollback()
+    assert db.session.get(Application, prepared.application_id).status == "pending"
+
+
 def test_the_family_follows_its_application_on_a_page_that_updates_itself(  # type: ignore[no-untyped-def]
         app, client, install, make_household, login, frozen_clock) -> None:
     install(opening_definition())
@@ -132,3 +163,14 @@ def test_a_session_from_before_a_password_change_cannot_send(app, client, instal
     assert sent.status_code == 302 and "/connexion" in sent.headers["Location"]
     db.session.rollback()
     assert db.session.get(Application, prepared.application_id).status == "prepared"
+
+
+def test_an_id_beyond_the_database_integer_is_not_found(app, client, install, make_household, login) -> None:  # type: ignore[no-untyped-def]
+    """Every ``<int:...>`` of a URL stops at the database's largest id: 404, never a database error
+    (PostgreSQL refuses to compare an INTEGER column with 2**31)."""
+    install(opening_definition())
+    login(make_household())
+    for url in ("/demandes/2147483648", "/demandes/99999999999999999999/etat"):
+        assert client.get(url).status_code == 404
+    assert client.post("/demandes/2147483648/envoyer").status_code == 404
+    assert client.get("/demandes/2147483647").status_code == 404  # the largest id: looked up, absent
