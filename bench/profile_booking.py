@@ -16,7 +16,9 @@ test client (no HTTP server: what is left is the application's own work), has ea
   family's token;
 * **web send** (the queue, ``INSCRIPTIONS_ALLOCATION=worker``): each web family also prepares an
   application on the queue's service (not measured), then the measured opening-morning request
-  ``POST /demandes/<id>/envoyer``.
+  ``POST /demandes/<id>/envoyer``;
+* **bare insert** (the stack's limit, as ``bench/opening_day.py``'s bare app): ``bench/bare_app.py``
+  built in this process, one ``POST /insert`` per web family.
 
 Printed per request kind: SQL statements (an SQLAlchemy ``before_cursor_execute`` listener, so
 ``BEGIN``/``COMMIT`` are not counted; ``SET LOCAL`` is) and CPU milliseconds of this process
@@ -261,6 +263,16 @@ def main(argv: list[str] | None = None) -> int:
                 profiler.disable()
             assert reply.status_code == 303, reply.status_code
             last_statements["web send"] = counter.kept
+
+        # The stack's limit in the same process: bench/bare_app.py's one INSERT and commit (its own
+        # engine: its statement is not counted).
+        from bare_app import create_bare_app
+
+        bare = create_bare_app(env["INSCRIPTIONS_DATABASE_URL"]).test_client()
+        for family in web:
+            reply = measure(samples, counter, "bare insert POST", lambda f=family: bare.post(
+                "/insert", data={"household_id": str(f.household_id), "label": "bench"}))
+            assert reply.status_code == 201, reply.status_code
 
         for channel, statements in last_statements.items() if args.statements else ():
             what = " (confirm POST + confirmation GET)" if channel == "web" else ""

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, and_, exists, func, insert, select, update
+from sqlalchemy import DateTime, Row, and_, exists, func, insert, literal, null, select, update
 
 from inscriptions import clock, jobs
 from inscriptions.allocation import rules
@@ -281,15 +281,26 @@ def _write_registrations(apps: list[Row], by_app: dict[int, list[rules.WishDecis
     for prefix, group in by_prefix.items():
         for row, reference in zip(group, reserve_references(prefix, year, len(group)), strict=True):
             row["reference"] = reference
-    ids = list(db.session.scalars(
-        insert(Registration).returning(Registration.id, sort_by_parameter_order=True), rows))
-    db.session.execute(insert(StatusChange), [
-        {"registration_id": reg_id, "from_status": None, "to_status": row["status"], "at": at,
-         "by_id": app.keyed_by_id, "reason": app.note}
-        for reg_id, row, (app, _prefix) in zip(ids, rows, owners, strict=True)
-    ])
-    for reg_id, row, (app, _prefix) in zip(ids, rows, owners, strict=True):
-        created[app.id].append((reg_id, row["status"]))
+    # A plain executemany (pipelined by psycopg, one short statement it keeps parsed), not one
+    # INSERT ... RETURNING of every row: psycopg re-parses a statement that long on every pass,
+    # which cost more than the whole rest of the pass. The ids are read back in one query, and
+    # the history lines are written from the rows themselves (only this pass has registrations
+    # of these applications: they were pending).
+    db.session.execute(insert(Registration), rows)
+    app_ids = sorted(created)
+    db.session.execute(insert(StatusChange).from_select(
+        ["registration_id", "from_status", "to_status", "at", "by_id", "reason"],
+        select(Registration.id, null(), Registration.status, literal(at, DateTime()), Application.keyed_by_id,
+               func.coalesce(Application.note, ""))
+        .join(Application, Application.id == Registration.application_id)
+        .where(Registration.application_id.in_(app_ids))
+        .order_by(Registration.id)
+    ))
+    for reg_id, app_id, status in db.session.execute(
+        select(Registration.id, Registration.application_id, Registration.status)
+        .where(Registration.application_id.in_(app_ids)).order_by(Registration.id)
+    ):
+        created[app_id].append((reg_id, status))
     return created
 
 

@@ -142,10 +142,12 @@ def send_prepared(application_id: int, household_id: int | Callable[[], int]) ->
                 raise NotSendable()
             allocator.take_lock(code)
         params = {"id": application_id, "household": household_id, "now": now}
+        # On the transaction's connection: plain SQL needs nothing of the ORM session's work.
+        conn = db.session.connection()
         if _postgresql():
-            row = db.session.execute(_SEND_POSTGRESQL, params).first()
+            row = conn.execute(_SEND_POSTGRESQL, params).first()
         else:
-            row = db.session.execute(_SEND_SQLITE, params).first()
+            row = conn.execute(_SEND_SQLITE, params).first()
             if row is not None and row.draft_id is not None:
                 db.session.execute(_CLAIM_DRAFT_SQLITE, {"draft": row.draft_id, "batch": row.batch, "now": now})
         if row is None:

@@ -61,7 +61,8 @@ def session_household_id() -> int | None:
     raw_id, sep, fingerprint = raw.partition(":")
     if not sep or not fingerprint or not raw_id.isdigit() or len(raw_id) > 12:
         return None
-    row = db.session.execute(
+    # On the session's connection (Core): the ORM session's execute would cost more than the query.
+    row = db.session.connection().execute(
         select(Account.password_hash, Guardian.household_id)
         .join(Guardian, Guardian.id == Account.guardian_id)
         .where(Account.id == int(raw_id))
