@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -15,7 +16,8 @@ from inscriptions.models import Account, Guardian, Registration
 from inscriptions.pricing import euros
 from inscriptions.registrations.status import status_label
 
-__all__ = ["household_emails", "households_emails", "registration_received", "registrations_received", "status_label"]
+__all__ = ["household_emails", "households_emails", "registration_received", "registrations_context",
+           "registrations_received", "status_label"]
 
 
 def household_emails(household_id: int) -> list[str]:
@@ -69,13 +71,17 @@ def registrations_received(batches: list[str]) -> int:
         recipients = emails.get(regs[0].household_id) if regs and regs[0].household_id is not None else None
         if not regs or not recipients:
             continue
-        context = {
-            "registrations": regs,
-            "service": definition_for(regs[0].form_version_id),
-            # Siblings booked together share one status (all accepted, or all on the waiting list).
-            "status": regs[0].status,
-            "status_label": status_label,
-            "euros": euros,
-        }
-        sent += send_templated("emails/registration_received", recipients, **context)
+        sent += send_templated("emails/registration_received", recipients, **registrations_context(regs))
     return sent
+
+
+def registrations_context(regs: list[Registration]) -> dict[str, Any]:
+    """What every message about a household's registrations in one service shows."""
+    return {
+        "registrations": regs,
+        "service": definition_for(regs[0].form_version_id),
+        # Siblings booked together share one status (all accepted, or all on the waiting list).
+        "status": regs[0].status,
+        "status_label": status_label,
+        "euros": euros,
+    }

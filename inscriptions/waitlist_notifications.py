@@ -12,12 +12,10 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from inscriptions.definitions.registry import definition_for
 from inscriptions.extensions import db
 from inscriptions.mail import send_templated
 from inscriptions.models import Registration, Status
-from inscriptions.notifications import household_emails, status_label
-from inscriptions.pricing import euros
+from inscriptions.notifications import households_emails, registrations_context
 from inscriptions.registrations.waitlist import moment_text
 from inscriptions.urls import public_url
 
@@ -33,17 +31,14 @@ def _send(registration_ids: Sequence[int], statuses: tuple[str, ...], template: 
     for reg in regs:
         by_household[reg.household_id].append(reg)
     sent = 0
+    emails = households_emails(h for h in by_household if h is not None)
     for household_id, items in by_household.items():
-        recipients = household_emails(household_id)
+        recipients = emails.get(household_id)
         if not recipients:
             # Households without e-mail are reached by the town's services (letter, phone).
             continue
         context = {
-            "registrations": items,
-            "service": definition_for(items[0].form_version_id),
-            "status": items[0].status,
-            "status_label": status_label,
-            "euros": euros,
+            **registrations_context(items),
             "deadline": moment_text(items[0].offer_expires_at) if items[0].offer_expires_at else None,
             "answer_url": public_url("portal.registration_detail", reference=items[0].reference),
         }
