@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request, url_for
@@ -320,11 +321,20 @@ def _registration_out(reg: Registration) -> sc.RegistrationOut:
 LIST_LIMIT = 100
 
 
+# Digits as a client types them: str.isdigit() also takes "¹" or "٣", which int() refuses or reads.
+_ASCII_NUMBER = re.compile(r"[0-9]{1,18}")
+
+
+def path_id(raw: str) -> int:
+    """The id a URL gives, or 0 (no row has it) for anything but a number within the database's range."""
+    return int(raw) if _ASCII_NUMBER.fullmatch(raw) and int(raw) <= sc.MAX_ID else 0
+
+
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not _ASCII_NUMBER.fullmatch(raw) or not low <= int(raw) <= high:
         raise ApiError(422, "validation_error", _("Some values need to be checked."),
                        {name: _("Give a whole number between %(low)s and %(high)s.", low=low, high=high)})
     return int(raw)
@@ -465,8 +475,7 @@ def send_application(application_id: str) -> Response:
     The token is checked inside the send's own transaction (one small query, see
     :func:`inscriptions.api.tokens.token_owner`): one connection, one commit for the request."""
     secret = g.api_secret
-    wanted = int(application_id) if application_id.isdigit() and len(application_id) <= 10 else 0
-    wanted = wanted if wanted <= sc.MAX_ID else 0
+    wanted = path_id(application_id)
 
     def household_id() -> int:
         owner = token_owner(secret)
@@ -515,7 +524,7 @@ def get_application(application_id: str) -> Response:
     """An application's state: pending with its place in line, or decided wish by wish, with the
     registrations made. Its own household (parent token) or staff of its service only."""
     account = _account()
-    wanted = int(application_id) if application_id.isdigit() and len(application_id) <= 10 else 0
+    wanted = path_id(application_id)
     application = db.session.get(Application, wanted) if 1 <= wanted <= sc.MAX_ID else None
     if application is None or not _may_read_application(account, application):
         # Another household's application answers exactly like one that does not exist.
@@ -655,7 +664,7 @@ def get_household(household_id: str) -> Response:
     account = _account()
     if not can(account, "search_households"):
         raise ApiError(403, "forbidden", _("You are not allowed to do this."))
-    wanted = int(household_id) if household_id.isdigit() and len(household_id) <= 10 else 0
+    wanted = path_id(household_id)
     household = db.session.get(Household, wanted) if 1 <= wanted <= sc.MAX_ID else None
     if household is None:
         raise ApiError(404, "not_found", _("Not found."))

@@ -95,3 +95,15 @@ def test_sending_anything_never_fails_on_the_server(api, family, data) -> None: 
     response = api("POST", f"/applications/{application_id}/send", token)
     assert response.status_code in (202, 404, 405, 409), response.get_data(as_text=True)[:300]
     assert response.status_code == 405 or response.is_json
+
+
+@pytest.mark.parametrize("raw", ["¹", "٣", "0", "-1", "2147483648", "9" * 30, "1e3", " 1"])
+def test_ids_that_are_not_database_ids_are_not_found(api, family, raw) -> None:  # type: ignore[no-untyped-def]
+    """Digits other than ASCII ones (``str.isdigit`` takes "¹"), numbers beyond the database's integer:
+    404 in every path that takes an id, never a server error."""
+    token = family["tokens"][0]
+    for method, path in (("POST", f"/applications/{raw}/send"), ("GET", f"/applications/{raw}"),
+                         ("GET", f"/households/{raw}")):
+        response = api(method, path, token)
+        assert response.status_code in (403, 404), (method, path, response.status_code)
+        assert response.is_json
