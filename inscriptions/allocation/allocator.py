@@ -135,11 +135,12 @@ def decide_pending(service_code: str, *, limit: int | None = None, up_to: int | 
 
     codes = sorted({code for app in apps for wish in app.wishes for code in wish})
     sessions = _lock_sessions(service_code, codes, now)
-    taken = _active_keys(service_code, {a.household_id for a in apps if a.household_id is not None})
+    taken, held = _active_keys(service_code, {a.household_id for a in apps if a.household_id is not None})
     decided = rules.decide(
         [_request(app) for app in apps], sessions,
-        rules.Policy(has_sessions=bool(live.sessions), parent_chooses=live.waitlist_siblings == "parent_chooses"),
-        taken,
+        rules.Policy(has_sessions=bool(live.sessions), parent_chooses=live.waitlist_siblings == "parent_chooses",
+                     per_household=live.limits.per_household),
+        taken, held,
     )
     by_app: dict[int, list[rules.WishDecision]] = defaultdict(list)
     for decision in decided.decisions:
@@ -224,10 +225,11 @@ def _lock_sessions(service_code: str, codes: list[str], now: dt.datetime) -> dic
     }
 
 
-def _active_keys(service_code: str, household_ids: set[int]) -> set[tuple]:
-    """:func:`rules.person_key` of every active registration of these households in the service."""
+def _active_keys(service_code: str, household_ids: set[int]) -> tuple[set[tuple], dict[int, int]]:
+    """:func:`rules.person_key` of every active registration of these households in the service,
+    and how many active registrations each household has there."""
     if not household_ids:
-        return set()
+        return set(), {}
     rows = db.session.execute(
         select(Registration.household_id, Registration.child_id, Registration.guardian_id, ServiceSession.code)
         .outerjoin(ServiceSession, ServiceSession.id == Registration.session_id)
@@ -235,7 +237,10 @@ def _active_keys(service_code: str, household_ids: set[int]) -> set[tuple]:
                Registration.household_id.in_(sorted(household_ids)),
                Registration.status.in_(active_statuses()))
     ).all()
-    return {(r.household_id, r.child_id, r.guardian_id, r.code) for r in rows}
+    held: dict[int, int] = defaultdict(int)
+    for r in rows:
+        held[r.household_id] += 1
+    return {(r.household_id, r.child_id, r.guardian_id, r.code) for r in rows}, dict(held)
 
 
 def _write_registrations(apps: list[Row], by_app: dict[int, list[rules.WishDecision]],

@@ -29,6 +29,7 @@ NOT_ENOUGH_PLACES = "not_enough_places"  # parent_chooses: fewer people or all w
 STARTED = "started"  # every session of the wish has started
 DUPLICATE = "duplicate"  # a participant already holds a place or waits in that session
 UNKNOWN_SESSION = "unknown_session"  # no session of the wish is offered any more
+LIMIT = "limit"  # the household would hold more registrations than the service allows
 
 
 @dataclass
@@ -83,6 +84,8 @@ class Policy:
 
     has_sessions: bool
     parent_chooses: bool = False
+    # The definition's limits.per_household: registrations a household may hold in the service.
+    per_household: int | None = None
 
 
 @dataclass
@@ -99,22 +102,33 @@ def person_key(household_id: int, person: Person, session_code: str | None) -> t
 
 
 def decide(requests: Iterable[Request], sessions: dict[str, SessionState], policy: Policy,
-           taken: set[tuple]) -> Decided:
+           taken: set[tuple], held: dict[int, int] | None = None) -> Decided:
     """Decide every wish of ``requests`` in the order given.
 
-    ``sessions`` (by code) and ``taken`` (:func:`person_key` of every active registration of the
-    households concerned) are updated as places are given, so the batch is decided as if the
-    applications had come one by one.
+    ``sessions`` (by code), ``taken`` (:func:`person_key` of every active registration of the
+    households concerned) and ``held`` (how many active registrations each household has in the
+    service) are updated as places are given, so the batch is decided as if the applications had
+    come one by one. ``held`` matters only with ``policy.per_household``: applications checked
+    one by one when they were recorded (or prepared days before) may together go beyond it, and
+    the allocator is where they meet.
     """
     result = Decided()
+    held = {} if held is None else held
     for request in requests:
         needed = sum(p.places for p in request.people)
-        if not policy.has_sessions:
-            result.decisions.append(_no_sessions(request, needed, taken))
-            continue
-        for number, ranked in enumerate(request.wishes, start=1):
-            result.decisions.append(
-                _decide_wish(request, number, ranked, needed, sessions, policy, taken, result.to_promote))
+        wishes = [()] if not policy.has_sessions else request.wishes
+        for number, ranked in enumerate(wishes, start=1):
+            registrations = len(request.people)
+            if policy.per_household is not None and \
+                    held.get(request.household_id, 0) + registrations > policy.per_household:
+                decision = WishDecision(request.id, number, None, None, Outcome.REFUSED, LIMIT, needed)
+            elif not policy.has_sessions:
+                decision = _no_sessions(request, needed, taken)
+            else:
+                decision = _decide_wish(request, number, ranked, needed, sessions, policy, taken, result.to_promote)
+            if decision.outcome != Outcome.REFUSED:
+                held[request.household_id] = held.get(request.household_id, 0) + registrations
+            result.decisions.append(decision)
     return result
 
 

@@ -33,6 +33,7 @@ REASONS = {
     rules.STARTED: _l("This session had already started."),
     rules.DUPLICATE: _l("This person already had a place or was already waiting in this session."),
     rules.UNKNOWN_SESSION: _l("This session is no longer offered."),
+    rules.LIMIT: _l("Your household had reached the number of registrations this service allows."),
 }
 
 

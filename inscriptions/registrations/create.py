@@ -273,11 +273,12 @@ def _book(service, data: RegistrationInput, passes: list[allocator.Pass], *,  # 
     keys = [p.key for p in data.participants]
     if len(set(keys)) != len(keys):
         raise RegistrationRefused([_("The same person is listed twice.")])
-    _check_limits(live, service.code, household.id, len(data.participants))
-
     # The participants are checked before the session lock: what they depend on belongs to this
     # household, whose row is locked, so the session lock is held only for the capacity decision.
     wishes = _check_wishes(live, data.wish_list(), now)
+    # One registration per person and wish: several weeks count as several registrations.
+    _check_limits(live, service.code, household.id, len(data.participants),
+                  len(data.participants) * max(1, len(wishes)))
     codes = sorted({code for wish in wishes for code in wish})
     hview = household_view(household)
     general: list[str] = []
@@ -398,9 +399,13 @@ def _lock_household(household_id: int) -> Household | None:
     return known if locked is not None else None
 
 
-def _check_limits(live, service_code: str, household_id: int, count: int) -> None:  # type: ignore[no-untyped-def]
+def _check_limits(live, service_code: str, household_id: int, people: int,  # type: ignore[no-untyped-def]
+                  count: int) -> None:
+    """``people`` in one booking against ``per_booking``; the ``count`` registrations it would make
+    against ``per_household`` (the allocator checks that again, with the applications decided
+    before it: :func:`inscriptions.allocation.rules.decide`)."""
     per_booking = live.limits.per_booking
-    if per_booking is not None and count > per_booking:
+    if per_booking is not None and people > per_booking:
         raise RegistrationRefused(
             [ngettext("You can register at most %(num)s person in one booking.",
                       "You can register at most %(num)s people in one booking.", per_booking)],

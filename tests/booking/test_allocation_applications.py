@@ -161,3 +161,27 @@ def test_a_pass_confirms_its_applications_in_one_job(app, install, make_househol
     assert [(path, len(args[0])) for path, args in queued] == [(allocator.RECEIVED_MANY_JOB, 3)]
     # Every family got its confirmation from that one job (the inline backend ran it).
     assert sorted(m.to[0] for m in outbox) == sorted(f"parent{n}@example.fr" for n in range(1, 4))
+
+
+def test_prepared_applications_of_one_household_meet_its_limit_at_the_allocator(  # type: ignore[no-untyped-def]
+        app, install, make_household, book) -> None:
+    """Each application is within ``per_household`` when recorded; together they are not: the
+    allocator, which sees them in arrival order, refuses the one that goes beyond, and says why."""
+    install(stage_definition(limits={"per_household": 2}, sessions_choice={"min": 1, "max": 2}))
+    app.config["ALLOCATION"] = "worker"
+    household = make_household(children=[("Léa", KID), ("Hugo", KID)])
+    lea, hugo = household.children
+    first = book(household, children=[lea], session=None, wishes=[["s1"], ["s2"]])
+    second = book(household, children=[hugo], session="s1")
+    assert (first.status, second.status) == ("pending", "pending")
+    drain("stage")
+    db.session.rollback()
+    assert db.session.scalars(select(Registration.status).where(Registration.batch == first.batch)).all() == [
+        Status.ACCEPTED, Status.ACCEPTED]
+    assert db.session.scalars(select(Registration).where(Registration.batch == second.batch)).all() == []
+    refused = db.session.scalar(select(AllocationDecision).filter_by(application_id=second.application_id))
+    assert (refused.outcome, refused.reason) == ("refused", rules.LIMIT)
+    # Counted at once when both weeks come in one application.
+    with pytest.raises(RegistrationRefused):
+        book(make_household(last_name="Durand", children=[("Alice", KID), ("Noé", KID)]), session=None,
+             wishes=[["s1"], ["s2"]])

@@ -98,3 +98,28 @@ def test_started_sessions_are_refused_and_services_without_sessions_accept() -> 
     assert (decision.outcome, decision.reason) == (Outcome.REFUSED, rules.STARTED)
     [open_] = decide([request(2)], {}, Policy(has_sessions=False), set()).decisions
     assert (open_.outcome, open_.reason, open_.session_code) == (Outcome.ACCEPTED, rules.NO_SESSIONS, None)
+
+
+def test_household_limit_counts_what_the_batch_gives_and_what_is_held() -> None:
+    """``per_household``: applications checked one by one when recorded meet at the allocator."""
+    policy = Policy(has_sessions=True, per_household=2)
+    state = sessions(w1=10, w2=10, w3=10)
+    same = [Request(id=n, household_id=7, people=kids(7), wishes=wishes) for n, wishes in
+            ((1, (("w1",),)), (2, (("w2",), ("w3",))))]
+    decided = decide(same, state, policy, set(), {7: 1})
+    assert outcomes(decided) == [
+        (1, 1, "w1", Outcome.ACCEPTED, rules.FITS),
+        (2, 1, None, Outcome.REFUSED, rules.LIMIT),  # 1 held + 1 given: the limit is reached
+        (2, 2, None, Outcome.REFUSED, rules.LIMIT),
+    ]
+    # Waiting counts as holding; a refused wish does not.
+    full = sessions(w1=0, w2=10)
+    decided = decide([Request(id=3, household_id=8, people=kids(8, 2), wishes=(("w1",), ("w2",)))], full,
+                     policy, set(), {})
+    assert [(d.outcome, d.reason) for d in decided.decisions] == [
+        (Outcome.WAITLISTED, rules.FULL), (Outcome.REFUSED, rules.LIMIT)]
+    # Another household is not concerned; no limit, no refusal.
+    assert outcomes(decide([request(9, ("w1",), ("w2",))], sessions(w1=5, w2=5), policy, set(), {7: 2}))[1][3] \
+        == Outcome.ACCEPTED
+    assert all(d.outcome == Outcome.ACCEPTED for d in decide(same, sessions(w1=5, w2=5, w3=5), POLICY, set(),
+                                                               {7: 5}).decisions)
