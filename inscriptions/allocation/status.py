@@ -83,13 +83,14 @@ class ApplicationState:
         return not self.pending
 
 
-def place_in_line(application: Application) -> int:
-    """How many pending applications of the service come before this one, plus one."""
+def place_in_line(service_code: str, queue_number: int) -> int:
+    """How many pending applications of the service come before the one numbered ``queue_number``,
+    plus one."""
     ahead = db.session.scalar(
         select(func.count(Application.id)).where(
-            Application.service_code == application.service_code,
+            Application.service_code == service_code,
             Application.status == ApplicationStatus.PENDING,
-            Application.queue_number < application.queue_number,
+            Application.queue_number < queue_number,
         )
     )
     return int(ahead or 0) + 1
@@ -106,7 +107,8 @@ def application_status(application: Application) -> ApplicationState:
         service_name=defn.name,
         submitted_at=application.submitted_at if application.queue_number else None,
         pending=pending,
-        place_in_line=place_in_line(application) if application.status == ApplicationStatus.PENDING else None,
+        place_in_line=place_in_line(application.service_code, application.queue_number)
+        if application.status == ApplicationStatus.PENDING and application.queue_number is not None else None,
     )
     if pending:
         return state

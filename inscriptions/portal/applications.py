@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 
 from inscriptions import clock
 from inscriptions.allocation.queue import NotSendable, NotYetOpen, send_prepared
-from inscriptions.allocation.status import application_status
+from inscriptions.allocation.status import application_status, place_in_line
 from inscriptions.auth.accounts import session_household_id
 from inscriptions.database import BusyError
 from inscriptions.extensions import db, login_manager
@@ -33,8 +33,9 @@ from inscriptions.registrations.windows import moment_text
 
 bp = Blueprint("applications", __name__)
 
-# Seconds between two automatic refreshes of a pending application's page.
-REFRESH_S = 3
+# Seconds between two automatic refreshes of a pending application's page without JavaScript
+# (with it, the page polls its state, less and less often: static/js/application.js).
+REFRESH_S = 5
 
 
 def _household_id() -> int:
@@ -159,9 +160,24 @@ def show(application_id: int) -> Any:
 
 
 @bp.get("/demandes/<int:application_id>/etat")
-@login_required
 def state(application_id: int) -> Any:
-    """The page's poll (JavaScript): whether it is decided yet, and the place in line."""
-    application = _own(application_id)
-    found = application_status(application)
-    return jsonify(status=application.status, place_in_line=found.place_in_line)
+    """The page's poll (JavaScript): whether it is decided yet, and the place in line.
+
+    Every family waiting at an opening polls it, so it is as lean as the send: the session's
+    log-in read with one small query (Flask-Login's full path only when that is not enough), the
+    application's state with another, and while pending the count of those before it."""
+    household_id = session_household_id()
+    if household_id is None:
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        household_id = _household_id()
+    found = db.session.execute(
+        select(Application.status, Application.service_code, Application.queue_number)
+        .where(Application.id == application_id, Application.household_id == household_id)
+    ).first()
+    if found is None:
+        abort(404)  # someone else's application: say nothing of it
+    place = None
+    if found.status == ApplicationStatus.PENDING:
+        place = place_in_line(found.service_code, found.queue_number)
+    return jsonify(status=found.status, place_in_line=place)

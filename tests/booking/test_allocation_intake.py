@@ -126,7 +126,7 @@ def test_the_family_follows_its_application_on_a_page_that_updates_itself(  # ty
     assert sent.status_code == 303 and sent.headers["Location"].endswith(url)
     page = client.get(url).get_data(as_text=True)
     assert "n° 1 dans la file" in page
-    assert '<meta http-equiv="refresh" content="3">' in page  # inside <noscript>
+    assert '<meta http-equiv="refresh" content="5">' in page  # inside <noscript>
     assert client.get(f"{url}/etat").get_json() == {"status": "pending", "place_in_line": 1}
 
     drain("stage")
@@ -134,6 +134,31 @@ def test_the_family_follows_its_application_on_a_page_that_updates_itself(  # ty
     assert 'http-equiv="refresh"' not in page
     assert "Inscription confirmée" in page or "Acceptée" in page
     assert client.get(f"{url}/etat").get_json()["status"] == "decided"
+
+
+def test_the_page_poll_is_three_small_queries(app, client, install, make_household, login,  # type: ignore[no-untyped-def]
+                                            frozen_clock) -> None:
+    """Every waiting family polls its state: the session's log-in, the application, the count of
+    those before it; no account loaded, nothing written."""
+    install(opening_definition())
+    app.config["ALLOCATION"] = "worker"
+    family, other = make_household(), make_household(last_name="Durand")
+    prepared = prepare_application(registration_input(family))
+    login(family)
+    frozen_clock(OPENING)
+    url = f"/demandes/{prepared.application_id}"
+    assert client.post(f"{url}/envoyer").status_code == 303
+    db.session.commit()
+    with captured_sql() as seen:
+        answer = client.get(f"{url}/etat")
+    assert answer.get_json() == {"status": "pending", "place_in_line": 1}
+    statements = [s for s in seen if not s.startswith(("BEGIN", "PRAGMA"))]
+    assert len(statements) == 3 and all(s.startswith("SELECT") for s in statements), statements
+    # Another household's application: not found; signed out: to the log-in page.
+    other_app = prepare_application(registration_input(other))
+    assert client.get(f"/demandes/{other_app.application_id}/etat").status_code == 404
+    client.post("/deconnexion")
+    assert client.get(f"{url}/etat").status_code == 302
 
 
 def test_another_household_cannot_see_or_send_it(app, client, install, make_household, login, frozen_clock) -> None:  # type: ignore[no-untyped-def]

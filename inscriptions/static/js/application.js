@@ -7,6 +7,15 @@
     return;
   }
   var url = box.getAttribute("data-state-url");
+  // At an opening every waiting family polls: ask soon (most applications are decided within
+  // seconds), then less and less often, each page at its own moment (jitter), so thousands of
+  // waiting pages never add up to more requests than the sends themselves.
+  var delay = 1500;
+
+  function later() {
+    window.setTimeout(poll, delay * (0.8 + Math.random() * 0.4));
+    delay = Math.min(delay * 1.5, 15000);
+  }
 
   function poll() {
     fetch(url, {headers: {"Accept": "application/json"}, credentials: "same-origin"})
@@ -16,9 +25,9 @@
           window.location.reload();
           return;
         }
-        window.setTimeout(poll, 1500);
+        later();
       })
-      .catch(function () { window.setTimeout(poll, 3000); });
+      .catch(later);
   }
-  window.setTimeout(poll, 1000);
+  later();
 }());
