@@ -47,8 +47,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from inscriptions.definitions.registry import init_registry
 
     init_registry(app)
-    # The allocator listens to the definitions (capacity changes move waiting lists).
-    import inscriptions.allocation.capacity  # noqa: F401
+    # The allocator listens to the definitions: capacity changes move waiting lists, a draw gets
+    # its seed when its definition is synced.
+    from inscriptions.allocation import capacity, draws  # noqa: F401
 
     # Every id in a URL fits the database's integer: a larger one is a 404, not an error of the
     # database (PostgreSQL refuses to compare an INTEGER column with 2**31).

@@ -232,6 +232,24 @@ def allocation_run_command(service: str | None) -> None:
         click.echo(f"{code}: {drain(code)} application(s) decided")
 
 
+@allocation_cli.command("verify")
+@click.argument("service")
+@with_appcontext
+def allocation_verify_command(service: str) -> None:
+    """Recompute SERVICE's draw from its revealed seed and the applications' public ids, and
+    compare with the order recorded (exit status 1 when they differ)."""
+    from inscriptions.allocation.draws import verify_draw
+    from inscriptions.definitions.registry import registry
+
+    loaded = registry().get(service)
+    if loaded is None:
+        raise click.ClickException(f"unknown service {service!r}")
+    found = verify_draw(service, loaded.definition.reference_prefix)
+    click.echo(f"{service}: {found.applications} application(s) drawn. {found.message}")
+    if not found.ok:
+        sys.exit(1)
+
+
 @allocation_cli.command("worker")
 @click.option("--interval", default=0.1, show_default=True,
               help="Seconds between the starts of two passes (and to wait when the queues are empty).")

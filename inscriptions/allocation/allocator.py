@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import DateTime, Row, and_, exists, func, insert, literal, null, select, update
 
 from inscriptions import clock, jobs
-from inscriptions.allocation import rules
+from inscriptions.allocation import draw, draws, rules
 from inscriptions.definitions.registry import registry, version_definition
 from inscriptions.extensions import db
 from inscriptions.models import (
@@ -117,10 +117,22 @@ def decide_pending(service_code: str, *, limit: int | None = None, up_to: int | 
     """
     started = clock.utcnow_naive()
     service = registry().get(service_code)
+    if service is None:
+        return Pass()
+    order_by: tuple[Any, ...] = (Application.queue_number,)
+    rule = service.definition.allocation
+    if rule.rule == "draw" and rule.draw_at is not None:
+        if started < draws.draw_moment(rule.draw_at) + draws.DRAW_GRACE:
+            return Pass()  # everything waits for the draw
+        record = draws.ensure_draw(service_code)
+        if record.drawn_at is None:
+            draws.make_draw(record, service.definition.reference_prefix, rule.draw_at)
+        # The drawn applications in their drawn order, then those sent after the draw by arrival.
+        order_by = (Application.draw_rank.asc().nulls_last(), Application.queue_number)
     stmt = (
         select(*_PENDING_COLUMNS)
         .where(Application.service_code == service_code, Application.status == ApplicationStatus.PENDING)
-        .order_by(Application.queue_number)
+        .order_by(*order_by)
     )
     if up_to is not None:
         stmt = stmt.where(Application.queue_number <= up_to)
@@ -128,7 +140,7 @@ def decide_pending(service_code: str, *, limit: int | None = None, up_to: int | 
         stmt = stmt.limit(limit)
     apps = db.session.execute(stmt).all()
     result = Pass()
-    if not apps or service is None:
+    if not apps:
         return result
     live = service.definition
     now = clock.now()
@@ -146,7 +158,8 @@ def decide_pending(service_code: str, *, limit: int | None = None, up_to: int | 
     for decision in decided.decisions:
         by_app[decision.application_id].append(decision)
 
-    run = AllocationRun(service_code=service_code, rule="arrival", algorithm=rules.ALGORITHM,
+    run = AllocationRun(service_code=service_code, rule=rule.rule,
+                        algorithm=rules.ALGORITHM if rule.rule == "arrival" else f"{rules.ALGORITHM}+{draw.ALGORITHM}",
                         started_at=started, applications=len(apps), decisions=len(decided.decisions))
     db.session.add(run)
     db.session.flush()  # the run's id, for the decisions and the applications

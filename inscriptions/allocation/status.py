@@ -15,12 +15,15 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
+from inscriptions import clock
 from inscriptions.allocation import rules
-from inscriptions.definitions.registry import definition_for
+from inscriptions.allocation.draws import draw_moment
+from inscriptions.definitions.registry import definition_for, registry
 from inscriptions.extensions import db
 from inscriptions.models import AllocationDecision, Application, ApplicationStatus, Registration
 from inscriptions.registrations import waitlist
 from inscriptions.registrations.status import status_label
+from inscriptions.registrations.windows import moment_text
 
 # The allocator's reasons, as the family reads them.
 REASONS = {
@@ -77,6 +80,8 @@ class ApplicationState:
     # Pending: applications of the service before this one still waiting for the allocator, plus one.
     place_in_line: int | None
     results: list[WishResult] = field(default_factory=list)
+    # ``allocation: draw``, not drawn yet: when the draw is (in words); nothing happens before.
+    draw_at: str | None = None
 
     @property
     def decided(self) -> bool:
@@ -110,6 +115,12 @@ def application_status(application: Application) -> ApplicationState:
         place_in_line=place_in_line(application.service_code, application.queue_number)
         if application.status == ApplicationStatus.PENDING and application.queue_number is not None else None,
     )
+    live = registry().get(application.service_code)
+    rule = live.definition.allocation if live else None
+    if pending and rule is not None and rule.rule == "draw" and rule.draw_at is not None \
+            and application.draw_rank is None and application.submitted_at is not None \
+            and application.submitted_at <= draw_moment(rule.draw_at):
+        state.draw_at = moment_text(clock.as_local_aware(rule.draw_at))
     if pending:
         return state
     regs = list(db.session.scalars(

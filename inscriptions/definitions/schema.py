@@ -323,6 +323,18 @@ class Limits(Strict):
     per_booking: int | None = Field(default=None, ge=1)
 
 
+class Allocation(Strict):
+    """How the allocator orders applications (``allocation:``).
+
+    ``arrival`` (default): in the order they were sent. ``draw``: applications sent between
+    ``opening`` and ``draw_at`` (web, counter, paper alike) are ordered by a verifiable draw at
+    ``draw_at`` (:mod:`inscriptions.allocation.draw`), those sent later follow by arrival.
+    """
+
+    rule: Literal["arrival", "draw"] = "arrival"
+    draw_at: dt.datetime | None = None
+
+
 # -- reports (section ``reports``) ------------------------------------------------------------------
 
 # What a count may be grouped by besides answer fields: the child's school or class (from the
@@ -481,6 +493,8 @@ class ServiceDefinition(Strict):
     # them all on the waiting list; ``parent_chooses`` refuses the booking and says how many
     # places are left (the family books fewer people, or asks for the waiting list together).
     waitlist_siblings: Literal["together", "parent_chooses"] = "together"
+    # The order in which the allocator takes applications (arrival, or a draw at a date).
+    allocation: Allocation = Field(default_factory=Allocation)
     form: Form
     # Counts and lists declared for the staff (see Reports); checked by _report_problems.
     reports: Reports = Field(default_factory=Reports)
@@ -737,7 +751,21 @@ def _booking_rule_problems(defn: ServiceDefinition) -> list[tuple[str, str]]:
         problems.append(("waitlist_siblings", "only applies to child or adult services with sessions"))
     if defn.photo_consent is not None and defn.audience != "child":
         problems.append(("photo_consent", "is asked for each child: only for 'child' services"))
+    problems += _allocation_problems(defn)
     return problems
+
+
+def _allocation_problems(defn: ServiceDefinition) -> list[tuple[str, str]]:
+    rule, draw_at = defn.allocation.rule, defn.allocation.draw_at
+    if rule == "draw" and draw_at is None:
+        return [("allocation.draw_at", "a draw needs its date: when the applications received until then are drawn")]
+    if rule != "draw" and draw_at is not None:
+        return [("allocation.draw_at", "only used with 'rule: draw'")]
+    if draw_at is not None and draw_at <= defn.opening:
+        return [("allocation.draw_at", "must be after 'opening' (the applications are received in between)")]
+    if draw_at is not None and draw_at > defn.closing:
+        return [("allocation.draw_at", "must not be after 'closing'")]
+    return []
 
 
 # Moves the engine allows between its own statuses (kept in step with registrations.status.TRANSITIONS,

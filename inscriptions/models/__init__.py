@@ -3,6 +3,7 @@
 from inscriptions.models.account import Account
 from inscriptions.models.application import (
     AllocationDecision,
+    AllocationDraw,
     AllocationRun,
     Application,
     ApplicationStatus,
@@ -32,6 +33,7 @@ __all__ = [
     "SERVICE_ROLES",
     "Account",
     "AllocationDecision",
+    "AllocationDraw",
     "AllocationRun",
     "ApiToken",
     "Application",

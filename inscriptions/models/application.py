@@ -73,6 +73,9 @@ class Application(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow_naive)
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("allocation_runs.id"), index=True)
+    # ``allocation: draw``: the application's rank in the service's draw (1 first), set when the
+    # draw is made; None for applications sent after it (they follow by arrival).
+    draw_rank: Mapped[int | None] = mapped_column(Integer)
 
     decisions: Mapped[list[AllocationDecision]] = relationship(
         back_populates="application", order_by="AllocationDecision.id", cascade="all, delete-orphan"
@@ -98,6 +101,24 @@ class AllocationRun(db.Model):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     applications: Mapped[int] = mapped_column(Integer, default=0)
     decisions: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AllocationDraw(db.Model):
+    """A service's verifiable draw (``allocation: draw``): the seed, committed to by its SHA-256
+    (published from opening) and revealed once drawn, and when it was drawn. The order itself is
+    each application's ``draw_rank``, recomputable from the seed and the public ids."""
+
+    __tablename__ = "allocation_draws"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_code: Mapped[str] = mapped_column(String(40), unique=True)
+    algorithm: Mapped[str] = mapped_column(String(40))
+    commitment: Mapped[str] = mapped_column(String(64))
+    # Secret until ``drawn_at``: shown to no one before (the public page shows the commitment).
+    seed: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow_naive)
+    drawn_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    applications: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Outcome(enum.StrEnum):

@@ -155,7 +155,8 @@ def show(application_id: int) -> Any:
         opens=moment_text(application.opens_at.replace(tzinfo=dt.UTC))
         if application.status == ApplicationStatus.PREPARED and application.opens_at
         and application.opens_at > clock.utcnow_naive() else None,
-        refresh=REFRESH_S if pending else None,
+        # Waiting for a draw days away: nothing to follow until then (the answer comes by e-mail too).
+        refresh=REFRESH_S if pending and not state.draw_at else None,
     )
 
 

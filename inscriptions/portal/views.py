@@ -22,6 +22,7 @@ from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.wrappers import Response
 
 from inscriptions import clock
+from inscriptions.allocation.draws import published_draw
 from inscriptions.allocation.status import application_status
 from inscriptions.definitions import schema as s
 from inscriptions.definitions.loader import LoadedService
@@ -136,6 +137,8 @@ def service(code: str) -> str:
         sessions=catalogue.sessions_of(svc),
         opening=catalogue.when(defn.opening),
         closing=catalogue.when(defn.closing),
+        draw=published_draw(defn.code) if defn.allocation.rule == "draw" else None,
+        draw_at=catalogue.when(defn.allocation.draw_at) if defn.allocation.draw_at else None,
     )
 
 

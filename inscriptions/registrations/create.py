@@ -353,8 +353,11 @@ def _book(service, data: RegistrationInput, passes: list[allocator.Pass], *,  # 
     allocator.take_lock(service.code)
     app_id, _number = record_application(under_lock=True, **application)
     found = allocator.decide_pending(service.code)
-    _refuse_if_refused(found.decisions.get(app_id, []), len(prepared))
     passes.append(found)  # the caller notifies after the commit
+    if app_id not in found.decisions:
+        # Not decided in the request: the service decides by a draw that has not been made yet.
+        return RegistrationOutcome(batch, [], PENDING, application_id=app_id)
+    _refuse_if_refused(found.decisions.get(app_id, []), len(prepared))
     regs = found.registrations.get(app_id, [])
     return RegistrationOutcome(batch, [reg_id for reg_id, _status in regs], regs[0][1] if regs else "",
                                application_id=app_id)

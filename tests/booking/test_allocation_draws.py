@@ -1,0 +1,128 @@
+"""``allocation: draw``: applications sent until ``draw_at`` wait, are drawn at ``draw_at`` from a
+seed committed to in advance, and are decided in the drawn order; anyone can recompute it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+import pytest
+from booking_helpers import registration_input, stage_definition, write_plugins
+from sqlalchemy import select, update
+
+from inscriptions.allocation import draw
+from inscriptions.allocation.draws import DRAW_GRACE, public_id, verify_draw
+from inscriptions.allocation.worker import drain
+from inscriptions.definitions.loader import load_services
+from inscriptions.extensions import db
+from inscriptions.models import AllocationDraw, AllocationRun, Application, Registration, Status
+from inscriptions.registrations.create import create_registrations
+
+DRAW_AT = "2026-09-20T12:00:00"  # Paris time: 10:00 UTC; the tests' clock starts on 15 September
+DRAWN = dt.datetime(2026, 9, 20, 10, 0, tzinfo=dt.UTC)
+
+
+def draw_definition(**overrides: object) -> dict:
+    return stage_definition(capacity=2, allocation={"rule": "draw", "draw_at": DRAW_AT}, **overrides)
+
+
+BAD = [
+    ("no date", {"allocation": {"rule": "draw"}}, "allocation.draw_at", "needs its date"),
+    ("before opening", {"allocation": {"rule": "draw", "draw_at": "2026-08-01T12:00:00"}}, "allocation.draw_at",
+     "after 'opening'"),
+    ("after closing", {"allocation": {"rule": "draw", "draw_at": "2027-08-01T12:00:00"}}, "allocation.draw_at",
+     "after 'closing'"),
+    ("date without draw", {"allocation": {"draw_at": DRAW_AT}}, "allocation.draw_at", "only used with"),
+    ("unknown rule", {"allocation": {"rule": "lottery"}}, "allocation.rule", "'arrival' or 'draw'"),
+]
+
+
+@pytest.mark.parametrize(("case", "change", "where", "words"), BAD, ids=[b[0] for b in BAD])
+def test_bad_allocation_settings_are_explained(tmp_path: Path, case: str, change: dict, where: str,
+                                               words: str) -> None:
+    services, problems = load_services(write_plugins(tmp_path, stage_definition(**change)))
+    assert services == {}, case
+    assert [p.path for p in problems] == [where], [str(p) for p in problems]
+    assert words in problems[0].message
+
+
+def test_applications_wait_for_the_draw_then_are_decided_in_its_order(  # type: ignore[no-untyped-def]
+        app, install, make_household, frozen_clock) -> None:
+    install(draw_definition())
+    record = db.session.scalar(select(AllocationDraw).filter_by(service_code="stage"))
+    # The seed exists from the definition's sync; only its SHA-256 is public until the draw.
+    assert record.commitment == hashlib.sha256(record.seed.encode()).hexdigest() and record.drawn_at is None
+
+    families = [make_household(last_name=f"F{n}") for n in range(5)]
+    channels = ["web", "counter", "paper", "api", "web"]
+    outcomes = [create_registrations(registration_input(f, channel=c)) for f, c in zip(families, channels,
+                                                                                          strict=True)]
+    # Inline allocation, yet nobody is decided before the draw: first come is not first served.
+    assert [o.status for o in outcomes] == ["pending"] * 5
+    assert db.session.scalar(select(db.func.count(Registration.id))) == 0
+    frozen_clock(DRAWN + DRAW_GRACE / 2)  # sends that began before draw_at may still commit
+    assert drain("stage") == 0
+
+    frozen_clock(DRAWN + dt.timedelta(minutes=1))
+    assert drain("stage") == 5
+    db.session.rollback()
+    apps = {a.id: a for a in db.session.scalars(select(Application))}
+    ids = {public_id("STG", a.queue_number): a.id for a in apps.values()}
+    order = draw.draw_order(record.seed, ids)
+    assert [apps[ids[pid]].draw_rank for pid in order] == [1, 2, 3, 4, 5]
+    status_of = {app_id: db.session.scalar(select(Registration.status).filter_by(application_id=app_id))
+                 for app_id in ids.values()}
+    # The two places go to the two first drawn, whatever their channel or arrival.
+    assert [status_of[ids[pid]] for pid in order] == [Status.ACCEPTED] * 2 + [Status.WAITLISTED] * 3
+    assert db.session.scalar(select(AllocationRun.rule)) == "draw"
+
+    # After the draw, later applications follow by arrival, after the drawn ones.
+    late = create_registrations(registration_input(make_household(last_name="Tard")))
+    assert late.status == Status.WAITLISTED
+    assert db.session.get(Application, late.application_id).draw_rank is None
+    assert verify_draw("stage", "STG").ok
+
+
+def test_anyone_can_check_the_draw_and_a_changed_rank_is_caught(  # type: ignore[no-untyped-def]
+        app, install, make_household, frozen_clock) -> None:
+    install(draw_definition())
+    for n in range(4):
+        create_registrations(registration_input(make_household(last_name=f"F{n}")))
+    runner = app.test_cli_runner()
+    secret = runner.invoke(args=["allocation", "verify", "stage"])
+    assert secret.exit_code == 1 and "still secret" in secret.output
+    frozen_clock(DRAWN + dt.timedelta(minutes=1))
+    drain("stage")
+    checked = runner.invoke(args=["allocation", "verify", "stage"])
+    assert checked.exit_code == 0 and "4 application(s) drawn" in checked.output, checked.output
+
+    first, second = db.session.scalars(select(Application).order_by(Application.draw_rank).limit(2))
+    db.session.execute(update(Application).where(Application.id == first.id).values(draw_rank=2))
+    db.session.execute(update(Application).where(Application.id == second.id).values(draw_rank=1))
+    db.session.commit()
+    tampered = runner.invoke(args=["allocation", "verify", "stage"])
+    assert tampered.exit_code == 1 and "differs" in tampered.output
+
+
+def test_the_service_page_and_the_family_page_say_it(  # type: ignore[no-untyped-def]
+        app, client, install, make_household, login, frozen_clock) -> None:
+    install(draw_definition())
+    record = db.session.scalar(select(AllocationDraw).filter_by(service_code="stage"))
+    seed, commitment = record.seed, record.commitment
+    page = client.get("/services/stage").get_data(as_text=True)
+    assert "tirage au sort le" in page and commitment in page and seed not in page
+
+    family = make_household()
+    login(family)
+    outcome = create_registrations(registration_input(family))
+    mine = client.get(f"/demandes/{outcome.application_id}").get_data(as_text=True)
+    assert "votre demande y participe" in mine and 'http-equiv="refresh"' not in mine
+    assert "dans la file" not in mine
+
+    frozen_clock(DRAWN + dt.timedelta(minutes=1))
+    drain("stage")
+    page = client.get("/services/stage").get_data(as_text=True)
+    assert seed in page and "1 demande y a participé" in page
+    mine = client.get(f"/demandes/{outcome.application_id}").get_data(as_text=True)
+    assert "Inscription confirmée" in mine or "Acceptée" in mine
