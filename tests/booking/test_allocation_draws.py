@@ -24,7 +24,7 @@ DRAWN = dt.datetime(2026, 9, 20, 10, 0, tzinfo=dt.UTC)
 
 
 def draw_definition(**overrides: object) -> dict:
-    return stage_definition(capacity=2, allocation={"rule": "draw", "draw_at": DRAW_AT}, **overrides)
+    return stage_definition(capacity=2, **{"allocation": {"rule": "draw", "draw_at": DRAW_AT}, **overrides})
 
 
 BAD = [
@@ -126,3 +126,45 @@ def test_the_service_page_and_the_family_page_say_it(  # type: ignore[no-untyped
     assert seed in page and "1 demande y a participé" in page
     mine = client.get(f"/demandes/{outcome.application_id}").get_data(as_text=True)
     assert "Inscription confirmée" in mine or "Acceptée" in mine
+
+
+def test_the_allocation_log_shows_the_drawn_ranks(  # type: ignore[no-untyped-def]
+        app, client, install, make_household, staff, login_as, frozen_clock) -> None:
+    install(draw_definition())
+    for n in range(3):
+        create_registrations(registration_input(make_household(last_name=f"F{n}")))
+    frozen_clock(DRAWN + dt.timedelta(minutes=1))
+    drain("stage")
+    run_id = db.session.scalar(select(AllocationRun.id))
+    ranks = {public_id("STG", a.queue_number): a.draw_rank for a in db.session.scalars(select(Application))}
+    login_as(staff("agent", "stage"))
+    page = client.get(f"/gestion/stage/rapports/attribution/{run_id}").get_data(as_text=True)
+    assert "Rang tiré au sort" in page and "Tirage au sort" in page
+    lines = client.get(f"/gestion/stage/rapports/attribution/{run_id}.csv").get_data(as_text=True).splitlines()
+    header = lines[0].split(";") if ";" in lines[0] else lines[0].split(",")
+    column = header.index("Rang tiré au sort")
+    application = header.index("Demande")
+    cells = [line.split(";" if ";" in lines[0] else ",") for line in lines[1:]]
+    # The run decided them in the drawn order, and says so line by line.
+    assert [int(c[column]) for c in cells] == [1, 2, 3]
+    assert {c[application]: int(c[column]) for c in cells} == ranks
+
+
+def test_the_paper_form_says_it_enters_the_same_draw(app, install) -> None:  # type: ignore[no-untyped-def]
+    from flask_babel import force_locale
+
+    from inscriptions.paper.layout import compute_layout
+
+    with app.test_request_context(), force_locale("fr"):
+        layout = compute_layout(draw_definition_model(), "stage", 1)
+    texts = " ".join(t.text for page in layout.pages for t in page.texts)
+    assert "tirage au sort le" in texts and "20 septembre 2026" in texts and "même chance" in texts
+    with app.test_request_context(), force_locale("fr"):
+        plain = compute_layout(draw_definition_model(allocation={"rule": "arrival"}), "stage", 1)
+    assert "tirage au sort" not in " ".join(t.text for page in plain.pages for t in page.texts)
+
+
+def draw_definition_model(**overrides: object):  # type: ignore[no-untyped-def]
+    from inscriptions.definitions.schema import ServiceDefinition
+
+    return ServiceDefinition.model_validate(draw_definition(**overrides))
