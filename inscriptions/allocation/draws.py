@@ -86,6 +86,16 @@ def published_draw(service_code: str) -> PublishedDraw | None:
                          record.seed if drawn else None, record.applications)
 
 
+def drawn_order(service_code: str, prefix: str) -> list[tuple[int, str]]:
+    """``(rank, public id)`` of every drawn application, in drawn order: what is published after
+    the draw (no names: the numbers the families were given)."""
+    return [(rank, public_id(prefix, number)) for rank, number in db.session.execute(
+        select(Application.draw_rank, Application.queue_number)
+        .where(Application.service_code == service_code, Application.draw_rank.is_not(None))
+        .order_by(Application.draw_rank)
+    )]
+
+
 def public_id(prefix: str, queue_number: int) -> str:
     """What the draw orders and publishes (see :meth:`inscriptions.models.Application.public_id`)."""
     return f"{prefix}-D{queue_number:06d}"

@@ -17,7 +17,7 @@ from sqlalchemy.orm import joinedload
 
 from inscriptions import clock
 from inscriptions.allocation import rules
-from inscriptions.allocation.draws import draw_moment
+from inscriptions.allocation.draws import draw_moment, published_draw
 from inscriptions.definitions.registry import definition_for, registry
 from inscriptions.extensions import db
 from inscriptions.models import AllocationDecision, Application, ApplicationStatus, Registration
@@ -82,6 +82,9 @@ class ApplicationState:
     results: list[WishResult] = field(default_factory=list)
     # ``allocation: draw``, not drawn yet: when the draw is (in words); nothing happens before.
     draw_at: str | None = None
+    # Drawn: the application's rank in the draw, and how many applications were drawn.
+    drawn_rank: int | None = None
+    drawn_of: int | None = None
 
     @property
     def decided(self) -> bool:
@@ -121,6 +124,9 @@ def application_status(application: Application) -> ApplicationState:
             and application.draw_rank is None and application.submitted_at is not None \
             and application.submitted_at <= draw_moment(rule.draw_at):
         state.draw_at = moment_text(clock.as_local_aware(rule.draw_at))
+    if application.draw_rank is not None:
+        record = published_draw(application.service_code)
+        state.drawn_rank, state.drawn_of = application.draw_rank, record.applications if record else None
     if pending:
         return state
     regs = list(db.session.scalars(

@@ -22,7 +22,8 @@ from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.wrappers import Response
 
 from inscriptions import clock
-from inscriptions.allocation.draws import published_draw
+from inscriptions.allocation.draw import ALGORITHM as draw_algorithm
+from inscriptions.allocation.draws import drawn_order, published_draw
 from inscriptions.allocation.status import application_status
 from inscriptions.definitions import schema as s
 from inscriptions.definitions.loader import LoadedService
@@ -139,6 +140,22 @@ def service(code: str) -> str:
         closing=catalogue.when(defn.closing),
         draw=published_draw(defn.code) if defn.allocation.rule == "draw" else None,
         draw_at=catalogue.when(defn.allocation.draw_at) if defn.allocation.draw_at else None,
+    )
+
+
+@bp.get("/services/<code>/tirage")
+def draw_page(code: str) -> str:
+    """The service's draw, public (CRPA L312-1-3): the rule, the seed's fingerprint, and once drawn
+    the seed and every drawn rank by application number, with how to recompute them."""
+    svc = _service(code)
+    defn = svc.definition
+    if defn.allocation.rule != "draw" or defn.allocation.draw_at is None:
+        abort(404)
+    found = published_draw(defn.code)
+    return render_template(
+        "portal/draw.html", service=svc, defn=defn, draw=found, algorithm=draw_algorithm,
+        draw_at=catalogue.when(defn.allocation.draw_at),
+        order=drawn_order(defn.code, defn.reference_prefix) if found and found.seed else [],
     )
 
 

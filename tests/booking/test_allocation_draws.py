@@ -126,6 +126,8 @@ def test_the_service_page_and_the_family_page_say_it(  # type: ignore[no-untyped
     assert seed in page and "1 demande y a participé" in page
     mine = client.get(f"/demandes/{outcome.application_id}").get_data(as_text=True)
     assert "Inscription confirmée" in mine or "Acceptée" in mine
+    # Why, as the law asks of a decision taken by an algorithm: the rank, the rules, whom to ask.
+    assert "tirée au rang 1 sur 1" in mine and "L311-3-1" in mine and "CADA" in mine
 
 
 def test_the_allocation_log_shows_the_drawn_ranks(  # type: ignore[no-untyped-def]
@@ -168,3 +170,35 @@ def draw_definition_model(**overrides: object):  # type: ignore[no-untyped-def]
     from inscriptions.definitions.schema import ServiceDefinition
 
     return ServiceDefinition.model_validate(draw_definition(**overrides))
+
+
+def test_the_public_draw_page_lists_every_rank_once_drawn(  # type: ignore[no-untyped-def]
+        app, client, install, make_household, frozen_clock) -> None:
+    install(draw_definition())
+    record = db.session.scalar(select(AllocationDraw).filter_by(service_code="stage"))
+    seed, commitment = record.seed, record.commitment
+    for n in range(3):
+        create_registrations(registration_input(make_household(last_name=f"F{n}")))
+    before = client.get("/services/stage/tirage").get_data(as_text=True)
+    assert commitment in before and seed not in before and "Rang de chaque demande" not in before
+
+    frozen_clock(DRAWN + dt.timedelta(minutes=1))
+    drain("stage")
+    after = client.get("/services/stage/tirage")
+    text = after.get_data(as_text=True)
+    assert after.status_code == 200 and seed in text and "(3 demandes)" in text
+    ids = {public_id("STG", a.queue_number): a.id for a in db.session.scalars(select(Application))}
+    drawn = draw.draw_order(seed, ids)
+    # The page's list is the order anyone recomputes from the seed, and no name is on it.
+    assert [text.index(pid) for pid in drawn] == sorted(text.index(pid) for pid in drawn)
+    assert "F0" not in text and "F1" not in text
+    # The command shown gives the first application's ticket.
+    first = f"{draw.ALGORITHM}\n{seed}\n{drawn[0]}\n0"
+    assert hashlib.sha256(first.encode()).hexdigest() == format(draw.ticket(seed, drawn[0]), "064x")
+    shown = f"printf '{draw.ALGORITHM}\\n{seed}\\n{drawn[0]}\\n0' | sha256sum"
+    assert shown in text
+
+
+def test_no_draw_page_for_a_service_without_a_draw(app, client, install) -> None:  # type: ignore[no-untyped-def]
+    install(stage_definition())
+    assert client.get("/services/stage/tirage").status_code == 404

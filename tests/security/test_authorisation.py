@@ -107,6 +107,8 @@ ACCESS: dict[str, Rule] = {
     "site.personal_data": Rule(_url("/donnees-personnelles"), EVERYONE),
     "portal.index": Rule(_url("/"), EVERYONE),
     "portal.service": Rule(_url("/services/cantine"), EVERYONE),
+    # Public; only for a service that decides by a draw (the canteen does not: 404).
+    "portal.draw_page": Rule(_url("/services/cantine/tirage"), EVERYONE, may_be_missing=True),
     # -- accounts -------------------------------------------------------------------------------
     "auth.login": Rule(_url("/connexion"), EVERYONE),
     "auth.signup": Rule(_url("/compte/creer"), EVERYONE),
