@@ -12,9 +12,10 @@ from sqlalchemy.orm import joinedload
 from inscriptions.definitions.registry import definition_for
 from inscriptions.extensions import db
 from inscriptions.mail import send_templated
-from inscriptions.models import Account, Guardian, Registration
+from inscriptions.models import Account, Application, Guardian, Registration
 from inscriptions.pricing import euros
 from inscriptions.registrations.status import status_label
+from inscriptions.urls import public_url
 
 __all__ = ["household_emails", "households_emails", "registration_received", "registrations_context",
            "registrations_received", "status_label"]
@@ -65,13 +66,20 @@ def registrations_received(batches: list[str]) -> int:
         by_batch[reg.batch].append(reg)
     emails = households_emails(regs[0].household_id for regs in by_batch.values()
                                if regs[0].household_id is not None)
+    # Applications decided by a draw: the message says the rank and where the rules are.
+    drawn = dict(db.session.execute(select(Application.batch, Application.draw_rank).where(
+        Application.batch.in_(batches), Application.draw_rank.is_not(None))).all())
     sent = 0
     for batch in batches:
         regs = by_batch.get(batch)
         recipients = emails.get(regs[0].household_id) if regs and regs[0].household_id is not None else None
         if not regs or not recipients:
             continue
-        sent += send_templated("emails/registration_received", recipients, **registrations_context(regs))
+        context = registrations_context(regs)
+        if batch in drawn:
+            context.update(drawn_rank=drawn[batch],
+                           draw_url=public_url("portal.draw_page", code=regs[0].service_code))
+        sent += send_templated("emails/registration_received", recipients, **context)
     return sent
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import joinedload
 
 from inscriptions import clock
 from inscriptions.auth.passwords import hash_password, needs_rehash, verify_password
+from inscriptions.digits import is_digits
 from inscriptions.extensions import db
 from inscriptions.models import Account, Guardian, Household
 from inscriptions.models.account import login_fingerprint
@@ -59,7 +60,7 @@ def session_household_id() -> int | None:
     if not isinstance(raw, str):
         return None
     raw_id, sep, fingerprint = raw.partition(":")
-    if not sep or not fingerprint or not raw_id.isdigit() or len(raw_id) > 12:
+    if not sep or not fingerprint or not is_digits(raw_id) or len(raw_id) > 12:
         return None
     # On the session's connection (Core): the ORM session's execute would cost more than the query.
     row = db.session.connection().execute(

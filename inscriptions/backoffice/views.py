@@ -40,6 +40,7 @@ from inscriptions.clock import local_zone, now
 from inscriptions.definitions import schema as s
 from inscriptions.definitions.loader import LoadedService
 from inscriptions.definitions.registry import definition_for
+from inscriptions.digits import is_digits
 from inscriptions.extensions import db
 from inscriptions.models import Child, Registration, ServiceSession
 from inscriptions.notifications import household_emails, status_label
@@ -267,7 +268,7 @@ def queue(service_code: str) -> str:
 @backoffice_required
 def bulk(service_code: str) -> Any:
     service = service_for_review(service_code)
-    ids = [int(x) for x in request.form.getlist("registration") if x.isdigit()][:500]
+    ids = [int(x) for x in request.form.getlist("registration") if is_digits(x)][:500]
     to = request.form.get("to", "")
     reason = request.form.get("reason", "")
     back = request.form.get("back", "")

@@ -64,6 +64,7 @@ from inscriptions.counter.search import QUERY_MIN, install_sqlite_fold, search_h
 from inscriptions.definitions import schema as s
 from inscriptions.definitions.loader import LoadedService
 from inscriptions.definitions.registry import current_version, definition_for, definition_of, registry
+from inscriptions.digits import is_digits
 from inscriptions.eligibility import eligibility_problems
 from inscriptions.extensions import db
 from inscriptions.forms import web
@@ -517,7 +518,7 @@ def _setup_defaults(grant: Any, version: FormVersion, people: list[Participant],
     channel = request.args.get("channel", "counter")
     selectable = [p.key for p in people if not problems[p.key]]
     child = request.args.get("child", "")
-    chosen = [f"c{child}"] if child.isdigit() and f"c{child}" in selectable else []
+    chosen = [f"c{child}"] if is_digits(child) and f"c{child}" in selectable else []
     if not chosen and len(selectable) == 1:
         chosen = selectable
     return {

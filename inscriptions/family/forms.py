@@ -27,6 +27,7 @@ from wtforms.validators import (
 from wtforms.widgets import TextInput
 
 from inscriptions import clock
+from inscriptions.digits import is_digits
 from inscriptions.forms.validation import _Invalid as InvalidAnswer
 from inscriptions.forms.validation import normalise_phone
 
@@ -104,7 +105,7 @@ class WholeNumberField(Field):
         raw = re.sub(r"\s", "", str(valuelist[0]))
         if not raw:
             return
-        if not raw.isdigit():
+        if not is_digits(raw):
             raise ValueError(str(self.invalid_message))
         self.data = int(raw)
 

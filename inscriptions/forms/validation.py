@@ -20,6 +20,7 @@ from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 
 from inscriptions.definitions import schema as s
+from inscriptions.digits import is_digits
 from inscriptions.plugin_api import ONLINE_CHANNELS
 
 POSTCODE = re.compile(r"^(?:0[1-9]|[1-8]\d|9[0-8])\d{3}$")
@@ -264,7 +265,7 @@ def _validate_group(
         return []
     if isinstance(raw, Mapping):
         # HTML forms give {"0": {...}, "1": {...}}; keep the row order.
-        raw = [raw[k] for k in sorted(raw, key=lambda k: int(k) if str(k).isdigit() else 0)]
+        raw = [raw[k] for k in sorted(raw, key=lambda k: int(k) if is_digits(str(k)) else 0)]
     if not isinstance(raw, list) or not all(isinstance(r, Mapping) for r in raw):
         result.errors[key] = _l("Invalid answer.")
         return []

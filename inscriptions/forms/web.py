@@ -51,6 +51,7 @@ except ImportError:  # pragma: no cover - older WTForms
     SelectChoice = None
 
 from inscriptions.definitions import schema as s
+from inscriptions.digits import is_digits
 from inscriptions.forms.validation import is_required, is_visible
 from inscriptions.uploads import UploadError, accepted_label, has_file
 
@@ -309,7 +310,7 @@ def apply_errors(form: PageForm, errors: Mapping[str, Any]) -> dict[str, str]:
             field.errors = [text]
             continue
         index, _sep, sub = rest.partition(".")
-        if not isinstance(field, FieldList) or not index.isdigit() or int(index) >= len(field.entries):
+        if not isinstance(field, FieldList) or not is_digits(index) or int(index) >= len(field.entries):
             left[key] = text
             continue
         sub_field = field.entries[int(index)].form._fields.get(sub)

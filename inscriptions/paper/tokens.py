@@ -34,6 +34,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import insert, select
 
+from inscriptions.digits import is_digits
 from inscriptions.extensions import db
 from inscriptions.models import PrintToken
 
@@ -244,7 +245,7 @@ def normalise_code(text: str) -> str:
 def parse_human_code(text: str) -> tuple[str, int]:
     """``(token, page)`` of a typed human-readable code (no database); raise :class:`PaperCodeError`."""
     code = normalise_code(text)
-    if len(code) != TOKEN_LENGTH + 3 or any(c not in _INDEX for c in code) or not code[10:12].isdigit():
+    if len(code) != TOKEN_LENGTH + 3 or any(c not in _INDEX for c in code) or not is_digits(code[10:12]):
         raise PaperCodeError("malformed", _("A form code has 10 characters, a 2-digit page number and a check "
                                             "character, like K3M9Q-7TZ2B-01-X."))
     if check_character(code[:12]) != code[12]:

@@ -27,6 +27,7 @@ from wtforms.validators import DataRequired
 
 from inscriptions.audit import Action, log_access, log_read
 from inscriptions.clock import utcnow_naive
+from inscriptions.digits import is_digits
 from inscriptions.extensions import db
 from inscriptions.models import ACTIVE_STATUSES, Account, AuditEvent, Child, Household, Registration
 from inscriptions.permissions import can
@@ -216,7 +217,7 @@ def _journal_filters() -> dict[str, Any]:
     household = args.get("household", "").strip()[:12]
     return {
         "actor": actor,
-        "household": household if household.isdigit() else "",
+        "household": household if is_digits(household) else "",
         "action": args.get("action", "").strip()[:40],
         "since": _date(args.get("since", "").strip()[:10]),
         "until": _date(args.get("until", "").strip()[:10]),
@@ -227,7 +228,7 @@ def _journal_query(filters: dict[str, Any]) -> Select[tuple[AuditEvent]]:
     query = select(AuditEvent)
     actor = filters["actor"]
     if actor:
-        if actor.isdigit():
+        if is_digits(actor):
             query = query.where(AuditEvent.actor_account_id == int(actor))
         else:
             ids = select(Account.id).where(func.lower(Account.email) == actor.lower()).scalar_subquery()

@@ -202,3 +202,16 @@ def test_the_public_draw_page_lists_every_rank_once_drawn(  # type: ignore[no-un
 def test_no_draw_page_for_a_service_without_a_draw(app, client, install) -> None:  # type: ignore[no-untyped-def]
     install(stage_definition())
     assert client.get("/services/stage/tirage").status_code == 404
+
+
+def test_the_confirmation_email_gives_the_rank_and_the_legal_mention(  # type: ignore[no-untyped-def]
+        app, install, make_household, outbox, frozen_clock) -> None:
+    install(draw_definition())
+    for n in range(3):
+        create_registrations(registration_input(make_household(last_name=f"F{n}")))
+    assert outbox == []  # nothing decided, nothing written before the draw
+    frozen_clock(DRAWN + dt.timedelta(minutes=1))
+    drain("stage")
+    ranks = sorted(int(m.body.split("tirée au rang ")[1].split(".")[0]) for m in outbox)
+    assert ranks == [1, 2, 3]
+    assert all("L311-3-1" in m.body and "CADA" in m.body and "/services/stage/tirage" in m.body for m in outbox)

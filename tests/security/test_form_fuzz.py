@@ -166,3 +166,16 @@ def test_wizard_posts_never_fail(make_app: Callable[..., Flask], make_household:
             assert any(part in location for part in ("/inscription/", "/services/", "/mes-inscriptions")), location
 
     post()
+
+
+@pytest.mark.parametrize("key", ["²", "١", "1²", "-1", " 1"])
+def test_group_lines_keyed_by_other_digits_are_answers_not_errors(app: Flask, key: str) -> None:
+    """``str.isdigit`` takes "²" (once found by the fuzzing above): the line keys of a group field
+    are read as ASCII digits only, and anything else is an answer to validate, never a 500."""
+    from inscriptions.digits import is_digits
+
+    assert not is_digits(key) and is_digits("12") and not is_digits("") and not is_digits(12)
+    defn = registry().get("cantine").definition
+    result = validate_answers(defn, {"pickup": {key: {"name": "Ana"}, "0": {"name": "Bo"}}}, channel="web",
+                              files=lambda _token: None)
+    assert "pickup" in str(result.errors) or result.values.get("pickup") is not None

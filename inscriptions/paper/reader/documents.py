@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from inscriptions.digits import is_digits
 from inscriptions.paper.layout import FieldInfo, FormLayout
 from inscriptions.paper.reader.decisions import decide, reason_message
 from inscriptions.paper.reader.page import PageReading
@@ -203,7 +204,7 @@ def session_cells(values: Mapping[str, Any]) -> dict[tuple[int, int], str]:
         cells[(n, 1)] = code
     for path, code in values.items():
         parts = path.split(".")
-        if len(parts) == 3 and parts[0] == "session" and parts[1].isdigit() and parts[2].isdigit() \
+        if len(parts) == 3 and parts[0] == "session" and is_digits(parts[1]) and is_digits(parts[2]) \
                 and isinstance(code, str) and code:
             cells[(int(parts[1]), int(parts[2]))] = code
     return dict(sorted(cells.items()))
