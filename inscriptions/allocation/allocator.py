@@ -340,15 +340,15 @@ _REGISTRATION_COLUMNS = (
     ("created_at", "timestamp"), ("updated_at", "timestamp"), ("reference", "varchar"),
 )
 _JSON_COLUMNS = frozenset({"answers", "price_detail"})
-_INSERT_REGISTRATIONS_POSTGRESQL = text(
-    # Built from the constant column list above: no outside input reaches the text.
-    "INSERT INTO registrations ({names}) SELECT {values} FROM unnest({arrays}) AS u({names})".format(  # noqa: S608
-        names=", ".join(name for name, _type in _REGISTRATION_COLUMNS),
-        values=", ".join(f"u.{name}::json" if name in _JSON_COLUMNS else f"u.{name}"
-                         for name, _type in _REGISTRATION_COLUMNS),
-        arrays=", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _REGISTRATION_COLUMNS),
-    )
+# Built once from the constant column list above (no outside input reaches it; the values are
+# bound parameters, one array each).
+_NAMES = ", ".join(name for name, _type in _REGISTRATION_COLUMNS)
+_VALUES = ", ".join(f"u.{name}::json" if name in _JSON_COLUMNS else f"u.{name}" for name, _ in _REGISTRATION_COLUMNS)
+_ARRAYS = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _REGISTRATION_COLUMNS)
+_INSERT_REGISTRATIONS_SQL = (
+    f"INSERT INTO registrations ({_NAMES}) SELECT {_VALUES} FROM unnest({_ARRAYS}) AS u({_NAMES})"  # noqa: S608
 )
+_INSERT_REGISTRATIONS_POSTGRESQL = text(_INSERT_REGISTRATIONS_SQL)
 
 
 def notify(decided: Pass) -> None:
