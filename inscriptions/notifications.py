@@ -55,8 +55,9 @@ def registration_received(batch: str) -> int:
 
 def registrations_received(batches: list[str]) -> int:
     """The confirmations of every application an allocator pass decided, in one job (a queue job
-    costs more than the few queries of one confirmation) and two queries (the registrations with
-    what the messages show, then the households' addresses); returns how many messages were sent."""
+    costs more than the few queries of one confirmation) and three queries (the registrations with
+    what the messages show, the households' addresses, the ranks of drawn applications); returns
+    how many messages were sent."""
     by_batch: dict[str, list[Registration]] = defaultdict(list)
     for reg in db.session.scalars(
         select(Registration).where(Registration.batch.in_(batches)).order_by(Registration.id)

@@ -300,11 +300,11 @@ def _write_registrations(apps: list[Row], by_app: dict[int, list[rules.WishDecis
     for prefix, group in by_prefix.items():
         for row, reference in zip(group, reserve_references(prefix, year, len(group)), strict=True):
             row["reference"] = reference
-    # A plain executemany (pipelined by psycopg, one short statement it keeps parsed), not one
-    # INSERT ... RETURNING of every row: psycopg re-parses a statement that long on every pass,
-    # which cost more than the whole rest of the pass. The ids are read back in one query, and
-    # the history lines are written from the rows themselves (only this pass has registrations
-    # of these applications: they were pending).
+    # Not one INSERT ... RETURNING of every row: psycopg re-parses a statement that long on every
+    # pass, which cost more than the whole rest of the pass. On PostgreSQL one statement over
+    # column arrays (below), elsewhere an executemany; the ids are read back in one query, and the
+    # history lines are written from the rows themselves (only this pass has registrations of
+    # these applications: they were pending).
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(_INSERT_REGISTRATIONS_POSTGRESQL, {
             column: [json.dumps(row[column]) if column in _JSON_COLUMNS else row[column] for row in rows]

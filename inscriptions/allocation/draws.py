@@ -23,7 +23,7 @@ from inscriptions import clock
 from inscriptions.allocation import draw
 from inscriptions.definitions.registry import registry, versions_synced
 from inscriptions.extensions import db
-from inscriptions.models import AllocationDraw, Application, ApplicationStatus
+from inscriptions.models import AllocationDraw, Application, ApplicationStatus, public_number
 
 # How long after ``draw_at`` the draw waits before it is made: a send that started before
 # ``draw_at`` commits within this (every write transaction gives up on a lock far sooner), so no
@@ -89,16 +89,11 @@ def published_draw(service_code: str) -> PublishedDraw | None:
 def drawn_order(service_code: str, prefix: str) -> list[tuple[int, str]]:
     """``(rank, public id)`` of every drawn application, in drawn order: what is published after
     the draw (no names: the numbers the families were given)."""
-    return [(rank, public_id(prefix, number)) for rank, number in db.session.execute(
+    return [(rank, public_number(prefix, number)) for rank, number in db.session.execute(
         select(Application.draw_rank, Application.queue_number)
         .where(Application.service_code == service_code, Application.draw_rank.is_not(None))
         .order_by(Application.draw_rank)
     )]
-
-
-def public_id(prefix: str, queue_number: int) -> str:
-    """What the draw orders and publishes (see :meth:`inscriptions.models.Application.public_id`)."""
-    return f"{prefix}-D{queue_number:06d}"
 
 
 def make_draw(record: AllocationDraw, prefix: str, draw_at: dt.datetime) -> int:
@@ -110,7 +105,7 @@ def make_draw(record: AllocationDraw, prefix: str, draw_at: dt.datetime) -> int:
         .where(Application.service_code == record.service_code, Application.status == ApplicationStatus.PENDING,
                Application.submitted_at <= cutoff, Application.queue_number.is_not(None))
     ).all()
-    by_public = {public_id(prefix, row.queue_number): row.id for row in rows}
+    by_public = {public_number(prefix, row.queue_number): row.id for row in rows}
     order = draw.draw_order(record.seed, by_public)
     if order:
         db.session.execute(update(Application), [
@@ -143,7 +138,7 @@ def verify_draw(service_code: str, prefix: str) -> Verification:
         .where(Application.service_code == service_code, Application.draw_rank.is_not(None))
         .order_by(Application.draw_rank)
     ).all()
-    recorded = [public_id(prefix, row.queue_number) for row in rows]
+    recorded = [public_number(prefix, row.queue_number) for row in rows]
     if len(recorded) != record.applications:
         return Verification(False, len(recorded), f"{record.applications} applications were drawn, "
                             f"{len(recorded)} still carry a rank.")

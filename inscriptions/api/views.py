@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request, url_for
@@ -31,6 +30,7 @@ from inscriptions.api.tokens import account_for_token, token_owner
 from inscriptions.database import BusyError
 from inscriptions.definitions import schema as s
 from inscriptions.definitions.registry import definition_for, registry
+from inscriptions.digits import is_digits
 from inscriptions.extensions import csrf, db
 from inscriptions.models import (
     Account,
@@ -43,6 +43,7 @@ from inscriptions.models import (
     ServiceSession,
     StaffRole,
     Status,
+    public_number,
 )
 from inscriptions.permissions import acts_for_household, can, services_with
 from inscriptions.portal import catalogue
@@ -321,20 +322,16 @@ def _registration_out(reg: Registration) -> sc.RegistrationOut:
 LIST_LIMIT = 100
 
 
-# Digits as a client types them: str.isdigit() also takes "¹" or "٣", which int() refuses or reads.
-_ASCII_NUMBER = re.compile(r"[0-9]{1,18}")
-
-
 def path_id(raw: str) -> int:
     """The id a URL gives, or 0 (no row has it) for anything but a number within the database's range."""
-    return int(raw) if _ASCII_NUMBER.fullmatch(raw) and int(raw) <= sc.MAX_ID else 0
+    return int(raw) if is_digits(raw) and len(raw) <= 10 and int(raw) <= sc.MAX_ID else 0
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    if not _ASCII_NUMBER.fullmatch(raw) or not low <= int(raw) <= high:
+    if not is_digits(raw) or len(raw) > 18 or not low <= int(raw) <= high:
         raise ApiError(422, "validation_error", _("Some values need to be checked."),
                        {name: _("Give a whole number between %(low)s and %(high)s.", low=low, high=high)})
     return int(raw)
@@ -502,7 +499,7 @@ def send_application(application_id: str) -> Response:
     status_url = url_for(".get_application", application_id=wanted)
     response = _reply(sc.ApplicationAcceptedOut(
         application_id=wanted,
-        public_id=f"{service.definition.reference_prefix}-D{sent.queue_number:06d}" if service else "",
+        public_id=public_number(service.definition.reference_prefix, sent.queue_number) if service else "",
         service=sent.service_code, batch=sent.batch, status=sent.status, replayed=sent.replayed,
         status_url=status_url,
     ), 202)

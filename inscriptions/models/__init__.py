@@ -8,6 +8,7 @@ from inscriptions.models.application import (
     Application,
     ApplicationStatus,
     Outcome,
+    public_number,
 )
 from inscriptions.models.audit import AuditEvent
 from inscriptions.models.household import Child, Guardian, Household
@@ -61,4 +62,5 @@ __all__ = [
     "StatusChange",
     "SubmissionKey",
     "Upload",
+    "public_number",
 ]

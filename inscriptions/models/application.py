@@ -84,7 +84,13 @@ class Application(db.Model):
     def public_id(self, prefix: str) -> str:
         """The number safe to publish and to quote on the phone, e.g. ``LOI-D000437`` ("" before
         the application is sent)."""
-        return f"{prefix}-D{self.queue_number:06d}" if self.queue_number is not None else ""
+        return public_number(prefix, self.queue_number) if self.queue_number is not None else ""
+
+
+def public_number(prefix: str, queue_number: int) -> str:
+    """An application's public number from its service's prefix and its queue number (what
+    :meth:`Application.public_id` gives, for code that reads plain columns)."""
+    return f"{prefix}-D{queue_number:06d}"
 
 
 class AllocationRun(db.Model):

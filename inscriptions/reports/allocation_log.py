@@ -25,7 +25,7 @@ from inscriptions.clock import local_zone
 from inscriptions.definitions.loader import LoadedService
 from inscriptions.definitions.registry import definition_for
 from inscriptions.extensions import db
-from inscriptions.models import AllocationDecision, AllocationRun, Application, Outcome, ServiceSession
+from inscriptions.models import AllocationDecision, AllocationRun, Application, Outcome, ServiceSession, public_number
 
 RUNS_PER_PAGE = 25
 DECISIONS_PER_PAGE = 200
@@ -217,7 +217,7 @@ def decisions(service: LoadedService, *, run_id: int | None = None, period: tupl
         yield DecisionRow(
             run_id=row.run_id, run_started_at=row.started_at, position=row.position,
             # Application.public_id's format, from the columns (no application object per row).
-            public_id=f"{prefix}-D{row.queue_number:06d}" if row.queue_number is not None else "",
+            public_id=public_number(prefix, row.queue_number) if row.queue_number is not None else "",
             wish=row.wish, session_code=row.session_code,
             session_label=labels.get(row.session_code, row.session_code) if row.session_code else "",
             rank=row.rank, outcome=row.outcome, outcome_label=outcome_words[row.outcome], reason=row.reason,

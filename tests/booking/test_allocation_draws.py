@@ -12,11 +12,11 @@ from booking_helpers import registration_input, stage_definition, write_plugins
 from sqlalchemy import select, update
 
 from inscriptions.allocation import draw
-from inscriptions.allocation.draws import DRAW_GRACE, public_id, verify_draw
+from inscriptions.allocation.draws import DRAW_GRACE, verify_draw
 from inscriptions.allocation.worker import drain
 from inscriptions.definitions.loader import load_services
 from inscriptions.extensions import db
-from inscriptions.models import AllocationDraw, AllocationRun, Application, Registration, Status
+from inscriptions.models import AllocationDraw, AllocationRun, Application, Registration, Status, public_number
 from inscriptions.registrations.create import create_registrations
 
 DRAW_AT = "2026-09-20T12:00:00"  # Paris time: 10:00 UTC; the tests' clock starts on 15 September
@@ -68,7 +68,7 @@ def test_applications_wait_for_the_draw_then_are_decided_in_its_order(  # type: 
     assert drain("stage") == 5
     db.session.rollback()
     apps = {a.id: a for a in db.session.scalars(select(Application))}
-    ids = {public_id("STG", a.queue_number): a.id for a in apps.values()}
+    ids = {public_number("STG", a.queue_number): a.id for a in apps.values()}
     order = draw.draw_order(record.seed, ids)
     assert [apps[ids[pid]].draw_rank for pid in order] == [1, 2, 3, 4, 5]
     status_of = {app_id: db.session.scalar(select(Registration.status).filter_by(application_id=app_id))
@@ -138,7 +138,7 @@ def test_the_allocation_log_shows_the_drawn_ranks(  # type: ignore[no-untyped-de
     frozen_clock(DRAWN + dt.timedelta(minutes=1))
     drain("stage")
     run_id = db.session.scalar(select(AllocationRun.id))
-    ranks = {public_id("STG", a.queue_number): a.draw_rank for a in db.session.scalars(select(Application))}
+    ranks = {public_number("STG", a.queue_number): a.draw_rank for a in db.session.scalars(select(Application))}
     login_as(staff("agent", "stage"))
     page = client.get(f"/gestion/stage/rapports/attribution/{run_id}").get_data(as_text=True)
     assert "Rang tiré au sort" in page and "Tirage au sort" in page
@@ -187,7 +187,7 @@ def test_the_public_draw_page_lists_every_rank_once_drawn(  # type: ignore[no-un
     after = client.get("/services/stage/tirage")
     text = after.get_data(as_text=True)
     assert after.status_code == 200 and seed in text and "(3 demandes)" in text
-    ids = {public_id("STG", a.queue_number): a.id for a in db.session.scalars(select(Application))}
+    ids = {public_number("STG", a.queue_number): a.id for a in db.session.scalars(select(Application))}
     drawn = draw.draw_order(seed, ids)
     # The page's list is the order anyone recomputes from the seed, and no name is on it.
     assert [text.index(pid) for pid in drawn] == sorted(text.index(pid) for pid in drawn)
