@@ -1,32 +1,36 @@
-"""Allocation by draw (not a test): 20,000 applications drawn, decided and verified.
+"""Allocation by points and draw (not a test): 20,000 applications ranked, decided and verified.
 
 Run (PostgreSQL on 127.0.0.1:5432, user ``postgres``, by default; ``--sqlite`` for a file)::
 
-    .venv/bin/python bench/allocation.py                 # 20,000 applications, 8 sessions
+    .venv/bin/python bench/allocation.py                 # 20,000 applications, 8 sessions, points
+    .venv/bin/python bench/allocation.py --rule draw     # the same, by draw alone
     .venv/bin/python bench/allocation.py --quick         # 500 applications
 
 What it does, in one run:
 
 1. **Set-up** (not timed): its own database (``--db-name``, dropped at the end), one holiday-centre
-   service (``allocation: {rule: draw}``, 8 weekly sessions of ``--capacity`` places, one ranked
-   alternative per wish), and ``--applications`` households: a third with two children (siblings
-   stay together per session), each asking for one or two weeks with an alternative. Applications
+   service (``allocation: {rule: points}`` with four criteria: residents, a quotient familial up to
+   700, a brother or sister already enrolled, an answer; or ``{rule: draw}``; 8 weekly sessions of
+   ``--capacity`` places, one ranked alternative per wish), and ``--applications`` households: a
+   third with two children (siblings stay together per session), a quarter living elsewhere,
+   quotients familiaux spread from 200 to 2,000, each asking for one or two weeks with an
+   alternative. Applications
    are written pending, as families, agents and scans would have sent them before ``draw_at``
    (bulk inserts: what is measured is the allocator, not the intake).
 2. **The draw and the allocation** (timed): the clock moved past ``draw_at``, then the allocator's
-   passes of 500 (:func:`inscriptions.allocation.worker.drain`): the first pass draws every
-   application (:func:`inscriptions.allocation.draws.make_draw`), each pass decides its batch in the
-   drawn order. ``draw_s``: the draw alone; ``allocation_s``: the draw and every pass to the last
-   commit; ``allocations_per_s`` = applications / ``allocation_s``.
+   passes of 500 (:func:`inscriptions.allocation.worker.drain`): the first pass ranks every
+   application (:func:`inscriptions.allocation.draws.make_draw`: the facts of 20,000 households
+   read, the points counted, the draw made), each pass decides its batch in that order (most
+   points first, the draw breaking ties). ``draw_s``: the ranking alone; ``allocation_s``: the
+   ranking and every pass to the last commit; ``allocations_per_s`` = applications / ``allocation_s``.
 3. **Verification**: ``inscriptions allocation verify``'s check (:func:`verify_draw`) recomputes
    the order from the revealed seed and the public ids (``verified``, ``verify_s``); then the
-   capacity held in every session (``overbooked`` must be 0) and the drawn order kept within each
-   session (``order_violations``: a waitlisted application drawn before one that got a place in the
-   same session with its first choice... counted as in ``bench/queue_path.py``).
+   capacity held in every session (``overbooked`` must be 0) and the ranked order kept within each
+   session (``order_violations``: a waitlisted application ranked before one that got a place in
+   the same session).
 
 The last line printed is one JSON object. Goal (issue 13): under 10 s for 20,000 applications on
-this 2-core machine, and verified. Priority points (the second half of the issue's benchmark) are
-not written yet.
+this 2-core machine, and verified.
 """
 
 from __future__ import annotations
@@ -68,13 +72,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sqlite", action="store_true", help="a SQLite file instead of PostgreSQL")
     parser.add_argument("--db-name", default="bench_allocation")
     parser.add_argument("--seed", type=int, default=2026, help="seed of the families' choices (not the draw's)")
+    parser.add_argument("--rule", choices=["points", "draw"], default="points")
     args = parser.parse_args(argv)
     if args.quick:
         args.applications = 500
     return args
 
 
-def definition(capacity: int) -> dict[str, Any]:
+CRITERIA = [
+    {"code": "resident", "label": "Famille domiciliée à Villebelle", "fact": "household.resident", "equals": True,
+     "points": 10},
+    {"code": "qf", "label": "Quotient familial jusqu'à 700", "fact": "household.qf", "at_most": 700, "points": 3},
+    {"code": "fratrie", "label": "Frère ou sœur déjà inscrit", "fact": "household.children_enrolled",
+     "at_least": 1, "points": 5},
+    {"code": "nage", "label": "Sait nager", "answer": "swim", "equals": True, "points": 1},
+]
+
+
+def definition(capacity: int, rule: str = "points") -> dict[str, Any]:
+    allocation: dict[str, Any] = {"rule": rule, "draw_at": DRAW_AT.isoformat()}
+    if rule == "points":
+        allocation["criteria"] = CRITERIA
     return {
         "code": SERVICE, "name": "Centre de loisirs d'été", "reference_prefix": PREFIX, "audience": "child",
         "opening": OPENING.isoformat(), "closing": "2026-08-31T18:00:00", "workflow": "automatic",
@@ -83,7 +101,7 @@ def definition(capacity: int) -> dict[str, Any]:
                       "starts_at": (dt.datetime(2026, 7, 6, 9) + dt.timedelta(weeks=w - 1)).isoformat()}
                      for w in range(1, WEEKS + 1)],
         "sessions_choice": {"min": 1, "max": 2}, "alternatives": 1,
-        "allocation": {"rule": "draw", "draw_at": DRAW_AT.isoformat()},
+        "allocation": allocation,
         "form": {"pages": [{"title": "Questions", "fields": [
             {"name": "swim", "type": "yes_no", "label": "Sait nager", "required": True}]}]},
     }
@@ -103,8 +121,10 @@ def populate(app: Any, count: int, rng: random.Random) -> int:
         def bulk(model: Any, rows: list[dict[str, Any]]) -> list[int]:
             return list(db.session.scalars(insert(model).returning(model.id, sort_by_parameter_order=True), rows))
 
-        households = bulk(Household, [{"address_line1": f"{i} rue du Lac", "postcode": "99990", "city": "Villebelle"}
-                                      for i in range(count)])
+        households = bulk(Household, [
+            {"address_line1": f"{i} rue du Lac", "postcode": "99990" if i % 4 else "75011",
+             "city": "Villebelle" if i % 4 else "Paris", "quotient_familial": 200 + (i * 37) % 1800}
+            for i in range(count)])
         siblings = [i % 3 == 0 for i in range(count)]
         children = bulk(Child, [
             {"household_id": h, "first_name": name, "last_name": f"Famille{i:05d}",
@@ -125,7 +145,7 @@ def populate(app: Any, count: int, rng: random.Random) -> int:
                 "household_id": h, "channel": rng.choice(["web", "web", "web", "counter", "paper"]),
                 "wishes": wishes, "status": "pending", "queue_number": i + 1,
                 "submitted_at": sent + dt.timedelta(seconds=i * 50),
-                "participants": [{"child_id": c, "answers": {"swim": True}, "places": 1, "price": "60.00",
+                "participants": [{"child_id": c, "answers": {"swim": i % 2 == 0}, "places": 1, "price": "60.00",
                                   "price_unit": "semaine", "price_detail": []} for c in people],
             })
         for start in range(0, len(rows), 2000):
@@ -149,18 +169,20 @@ def checks(app: Any, capacity: int) -> dict[str, int]:
             "SELECT s.capacity, coalesce(sum(r.places), 0) FROM service_sessions s LEFT JOIN registrations r"
             " ON r.session_id = s.id AND r.status IN ('submitted', 'accepted', 'offered')"
             " WHERE s.service_code = :s GROUP BY s.id, s.capacity"), {"s": SERVICE}).all()
-        # A waitlisted application drawn before one that got a place with its first choice of the
-        # same session: the drawn order was not kept.
+        # A waitlisted application ranked before the last one that got a place in the same
+        # session: the ranked order (most points first, then the draw) was not kept.
         # (Once someone waits in a session, later applications wait there too, alternatives
-        # included: so any place given in it to a later-drawn application is a violation.)
+        # included: so any place given in it to a later-ranked application is a violation.)
         violations = db.session.execute(text(
-            "SELECT count(DISTINCT w.application_id) FROM registrations w"
-            " JOIN applications aw ON aw.id = w.application_id"
-            " JOIN (SELECT r.session_id, max(a.draw_rank) AS last FROM registrations r"
-            "       JOIN applications a ON a.id = r.application_id"
-            "       WHERE r.service_code = :s AND r.status = 'accepted' GROUP BY r.session_id) placed"
-            "   ON placed.session_id = w.session_id"
-            " WHERE w.service_code = :s AND w.status = 'waitlisted' AND aw.draw_rank < placed.last"),
+            "WITH ranked AS (SELECT a.id, row_number() OVER (ORDER BY coalesce(a.points, 0) DESC, a.draw_rank) AS pos"
+            "                FROM applications a WHERE a.service_code = :s),"
+            " placed AS (SELECT r.session_id, max(k.pos) AS last FROM registrations r"
+            "            JOIN ranked k ON k.id = r.application_id"
+            "            WHERE r.service_code = :s AND r.status = 'accepted' GROUP BY r.session_id)"
+            " SELECT count(DISTINCT w.application_id) FROM registrations w"
+            " JOIN ranked kw ON kw.id = w.application_id"
+            " JOIN placed ON placed.session_id = w.session_id"
+            " WHERE w.service_code = :s AND w.status = 'waitlisted' AND kw.pos < placed.last"),
             {"s": SERVICE}).scalar_one()
         decided = db.session.execute(text(
             "SELECT count(*) FROM applications WHERE service_code = :s AND status = 'decided'"),
@@ -180,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
         plugins = workdir / "plugins"
         (plugins / SERVICE).mkdir(parents=True)
         (plugins / SERVICE / "service.yaml").write_text(
-            yaml.safe_dump(definition(args.capacity), allow_unicode=True, sort_keys=False), encoding="utf-8")
+            yaml.safe_dump(definition(args.capacity, args.rule), allow_unicode=True, sort_keys=False),
+            encoding="utf-8")
         env = dict(os.environ, INSCRIPTIONS_DATABASE_URL=db_url, INSCRIPTIONS_PLUGINS_DIR=str(plugins),
                    INSCRIPTIONS_SECRET_KEY=SECRET_KEY, INSCRIPTIONS_UPLOAD_DIR=str(workdir / "uploads"))
         od.run_cli(["db", "upgrade"], env)
@@ -231,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
             db.session.remove()
         found = checks(app, args.capacity)
         result = {
-            "applications": count, "decided": decided, "drawn": drawn, "sessions": WEEKS,
+            "rule": args.rule, "applications": count, "decided": decided, "drawn": drawn, "sessions": WEEKS,
             "draw_s": round(timings.get("draw_s", 0.0), 3), "allocation_s": round(allocation_s, 3),
             "allocations_per_s": round(decided / allocation_s, 1) if allocation_s else 0.0,
             "verified": verification.ok, "verify_s": round(verify_s, 3),

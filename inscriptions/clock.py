@@ -21,6 +21,11 @@ def utcnow_naive() -> dt.datetime:
     return now().replace(tzinfo=None)
 
 
+def frozen() -> dt.datetime | None:
+    """The moment the clock is frozen at (None: it follows the real time)."""
+    return _frozen
+
+
 def freeze(at: dt.datetime | None) -> None:
     """Freeze the clock at ``at`` (aware), or unfreeze with None. For tests and demos."""
     global _frozen

@@ -9,13 +9,15 @@ real clock: the demo services are open from September 2026 to early 2027.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 
-from inscriptions.definitions.registry import sync_all
+from inscriptions import clock
+from inscriptions.definitions.registry import registry, sync_all
 from inscriptions.extensions import db
 from inscriptions.models import ACTIVE_STATUSES, Account, Child, Guardian, Household, Registration
 from inscriptions.registrations.create import (
@@ -151,13 +153,50 @@ def load_demo() -> list[str]:
             if guardian.account and guardian.email:
                 lines.append(f"  log-in {guardian.email} / {DEMO_PASSWORD}")
     for booking in BOOKINGS:
-        lines.append(_ensure_booking(households[booking.household], booking))
+        with _before_ranking(booking.service):
+            lines.append(_ensure_booking(households[booking.household], booking))
+    lines += _rank_and_decide()
     from inscriptions.permissions import grant_role
 
     for email, role, service in STAFF:
         _account, created, granted = grant_role(email, role, service, password=DEMO_PASSWORD)
         state = "created" if created else ("granted" if granted else "already present")
         lines.append(f"staff {email} ({role}{' ' + service if service else ''}): {state}")
+    return lines
+
+
+@contextmanager
+def _before_ranking(service_code: str) -> Iterator[None]:
+    """For a service ranked by a draw or points whose ranking date has passed, make the demo's
+    applications as on the day before it (so they take part, as the families' would have);
+    otherwise now. The engine's clock is put back as it was (frozen or not)."""
+    loaded = registry().get(service_code)
+    allocation = loaded.definition.allocation if loaded is not None else None
+    if allocation is None or not allocation.uses_draw or allocation.draw_at is None:
+        yield
+        return
+    ranking = clock.as_local_aware(allocation.draw_at)
+    before = clock.frozen()
+    if clock.now() < ranking:
+        yield
+        return
+    clock.freeze(ranking - dt.timedelta(days=1))
+    try:
+        yield
+    finally:
+        clock.freeze(before)
+
+
+def _rank_and_decide() -> list[str]:
+    """Run the allocator of every service ranked by a draw or points: the draw is made (its seed
+    then published) and the demo's applications decided, as the worker would."""
+    from inscriptions.allocation.worker import drain
+
+    lines = []
+    for service in registry().all():
+        if service.definition.allocation.uses_draw:
+            decided = drain(service.code)
+            lines.append(f"service {service.code}: {decided} application(s) ranked and decided")
     return lines
 
 
@@ -222,4 +261,6 @@ def _ensure_booking(household: Household, booking: DemoBooking) -> str:
         return f"registration ({who}, {booking.service}) refused: {'; '.join(details)}"
     regs = db.session.scalars(select(Registration).where(Registration.id.in_(outcome.registration_ids)))
     refs = ", ".join(r.reference for r in regs)
+    if not refs:  # ranked by a draw or points: decided when the ranking is made
+        return f"application ({who}, {booking.service}, {booking.channel}): sent, {outcome.status}"
     return f"registration {refs} ({who}, {booking.service}, {booking.channel}): created, {outcome.status}"

@@ -9,7 +9,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from inscriptions.definitions.registry import definition_for
+from inscriptions.allocation.draws import published_draw
+from inscriptions.allocation.explain import Explanation, explanation
+from inscriptions.definitions.registry import definition_for, registry
 from inscriptions.extensions import db
 from inscriptions.mail import send_templated
 from inscriptions.models import Account, Application, Guardian, Registration
@@ -67,9 +69,21 @@ def registrations_received(batches: list[str]) -> int:
         by_batch[reg.batch].append(reg)
     emails = households_emails(regs[0].household_id for regs in by_batch.values()
                                if regs[0].household_id is not None)
-    # Applications decided by a draw: the message says the rank and where the rules are.
-    drawn = dict(db.session.execute(select(Application.batch, Application.draw_rank).where(
-        Application.batch.in_(batches), Application.draw_rank.is_not(None))).all())
+    # Applications ranked by a draw or by points: the message says how the rule applied to them,
+    # and where the rules are (nothing to read for services decided by arrival).
+    ranked = {s.code: s.definition for s in registry().all() if s.definition.allocation.uses_draw}
+    drawn: dict[str, Explanation] = {}
+    if ranked:
+        drawn_of: dict[str, int | None] = {}
+        for application in db.session.scalars(select(Application).where(
+                Application.batch.in_(batches), Application.service_code.in_(sorted(ranked)))):
+            code = application.service_code
+            if code not in drawn_of:
+                record = published_draw(code)
+                drawn_of[code] = record.applications if record is not None and record.drawn_at else None
+            found = explanation(application, ranked[code], drawn_of[code])
+            if found is not None:
+                drawn[application.batch] = found
     sent = 0
     for batch in batches:
         regs = by_batch.get(batch)
@@ -78,7 +92,7 @@ def registrations_received(batches: list[str]) -> int:
             continue
         context = registrations_context(regs)
         if batch in drawn:
-            context.update(drawn_rank=drawn[batch],
+            context.update(explanation=drawn[batch].sentences(),
                            draw_url=public_url("portal.draw_page", code=regs[0].service_code))
         sent += send_templated("emails/registration_received", recipients, **context)
     return sent

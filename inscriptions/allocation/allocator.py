@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, Row, and_, exists, func, insert, literal, null, select, text, update
+from sqlalchemy import DateTime, Row, and_, bindparam, exists, func, insert, literal, null, select, text, update
 
 from inscriptions import clock, jobs
-from inscriptions.allocation import draw, draws, rules
+from inscriptions.allocation import draw, draws, priority, rules
 from inscriptions.definitions.registry import registry, version_definition
 from inscriptions.extensions import db
 from inscriptions.models import (
@@ -46,6 +46,7 @@ from inscriptions.models import (
     ServiceSession,
     Status,
     StatusChange,
+    public_number,
 )
 from inscriptions.registrations import waitlist
 from inscriptions.registrations.references import reserve_references
@@ -122,14 +123,17 @@ def decide_pending(service_code: str, *, limit: int | None = None, up_to: int | 
         return Pass()
     order_by: tuple[Any, ...] = (Application.queue_number,)
     rule = service.definition.allocation
-    if rule.rule == "draw" and rule.draw_at is not None:
+    if rule.uses_draw and rule.draw_at is not None:
         if started < draws.draw_moment(rule.draw_at) + draws.DRAW_GRACE:
-            return Pass()  # everything waits for the draw
+            return Pass()  # everything waits for the ranking
         record = draws.ensure_draw(service_code)
         if record.drawn_at is None:
-            draws.make_draw(record, service.definition.reference_prefix, rule.draw_at)
-        # The drawn applications in their drawn order, then those sent after the draw by arrival.
+            draws.make_draw(record, service.definition)
+        # The ranked applications (most points first, then) in their drawn order, then those sent
+        # after the ranking by arrival (no points, no rank).
         order_by = (Application.draw_rank.asc().nulls_last(), Application.queue_number)
+        if rule.rule == "points":
+            order_by = (Application.points.desc().nulls_last(), *order_by)
     stmt = (
         select(*_PENDING_COLUMNS)
         .where(Application.service_code == service_code, Application.status == ApplicationStatus.PENDING)
@@ -143,6 +147,7 @@ def decide_pending(service_code: str, *, limit: int | None = None, up_to: int | 
     result = Pass()
     if not apps:
         return result
+    postgresql = db.session.get_bind().dialect.name == "postgresql"
     live = service.definition
     now = clock.now()
 
@@ -160,26 +165,41 @@ def decide_pending(service_code: str, *, limit: int | None = None, up_to: int | 
         by_app[decision.application_id].append(decision)
 
     run = AllocationRun(service_code=service_code, rule=rule.rule,
-                        algorithm=rules.ALGORITHM if rule.rule == "arrival" else f"{rules.ALGORITHM}+{draw.ALGORITHM}",
+                        algorithm=_algorithm(rule.rule),
                         started_at=started, applications=len(apps), decisions=len(decided.decisions))
     db.session.add(run)
     db.session.flush()  # the run's id, for the decisions and the applications
     created = _write_registrations(apps, by_app, sessions, now)
     position = {app.id: n for n, app in enumerate(apps, start=1)}
-    db.session.execute(insert(AllocationDecision), [
+    decisions = [
         {"run_id": run.id, "application_id": d.application_id, "position": position[d.application_id],
          "wish": d.wish, "session_code": d.session_code, "rank": d.rank, "outcome": d.outcome,
          "reason": d.reason, "places": d.places, "free_before": d.free_before}
         for d in decided.decisions
-    ])
+    ]
+    # On PostgreSQL the decisions and the applications' new status are each one statement over
+    # arrays, like the registrations (an executemany sends a statement per row, and the ORM's
+    # bulk update builds each one in Python); elsewhere an executemany.
+    if postgresql:
+        db.session.execute(_INSERT_DECISIONS_POSTGRESQL,
+                           {name: [row[name] for row in decisions] for name, _type in _DECISION_COLUMNS})
+    else:
+        db.session.execute(insert(AllocationDecision), decisions)
     decided_at = clock.utcnow_naive()
     # The answers now live in the registrations (or were refused): the queue keeps who and how many.
-    db.session.execute(update(Application), [
-        {"id": app.id, "status": ApplicationStatus.DECIDED, "decided_at": decided_at, "run_id": run.id,
-         "participants": [{"child_id": p.get("child_id"), "guardian_id": p.get("guardian_id"),
-                           "places": p.get("places", 1)} for p in app.participants]}
-        for app in apps
-    ])
+    kept = [[{"child_id": p.get("child_id"), "guardian_id": p.get("guardian_id"), "places": p.get("places", 1)}
+             for p in app.participants] for app in apps]
+    if postgresql:
+        db.session.execute(_DECIDE_APPLICATIONS_POSTGRESQL, {
+            "status": ApplicationStatus.DECIDED, "decided_at": decided_at, "run_id": run.id,
+            "ids": [app.id for app in apps], "participants": [json.dumps(people) for people in kept],
+        })
+    else:
+        db.session.execute(update(Application), [
+            {"id": app.id, "status": ApplicationStatus.DECIDED, "decided_at": decided_at, "run_id": run.id,
+             "participants": people}
+            for app, people in zip(apps, kept, strict=True)
+        ])
     for code in sorted(decided.to_promote, key=lambda c: sessions[c].id):
         waitlist.promote(sessions[code].id)
     # Everything but the commit: the pass's own time (bench/opening_day.py's allocations_per_s).
@@ -190,6 +210,54 @@ def decide_pending(service_code: str, *, limit: int | None = None, up_to: int | 
     result.batches = [app.batch for app in apps]
     result.decisions, result.registrations = dict(by_app), created
     return result
+
+
+@dataclass(frozen=True)
+class TrialLine:
+    """One application in a trial ranking: what it would get, never recorded."""
+
+    public_id: str
+    points: int | None
+    draw_rank: int
+    weight: int | None
+    decisions: list[rules.WishDecision]
+
+
+def trial(service_code: str, seed: str) -> list[TrialLine]:
+    """What the ranking would decide now, with ``seed`` instead of the service's secret one: the
+    pending applications sent so far, ranked and decided in memory against the places free now.
+    Reads only (no lock, nothing written): the staff's preview before ``draw_at``, shown as a
+    trial; the real order depends on the real seed, revealed at the draw."""
+    service = registry().get(service_code)
+    if service is None or not service.definition.allocation.uses_draw:
+        return []
+    defn = service.definition
+    rows = draws.to_rank(service_code, clock.utcnow_naive())
+    values = draws.rank(defn, seed, rows)
+    rows.sort(key=lambda r: (-(values[r.id].get("points") or 0), values[r.id]["draw_rank"]))
+    now = clock.now()
+    codes = sorted({code for row in rows for wish in row.wishes for code in wish})
+    sessions = _lock_sessions(service_code, codes, now, lock=False)
+    taken, held = _active_keys(service_code, {r.household_id for r in rows if r.household_id is not None})
+    decided = rules.decide(
+        [_request(row) for row in rows], sessions,
+        rules.Policy(has_sessions=bool(defn.sessions), parent_chooses=defn.waitlist_siblings == "parent_chooses",
+                     per_household=defn.limits.per_household),
+        taken, held,
+    )
+    by_app: dict[int, list[rules.WishDecision]] = defaultdict(list)
+    for decision in decided.decisions:
+        by_app[decision.application_id].append(decision)
+    return [TrialLine(public_number(defn.reference_prefix, row.queue_number), values[row.id].get("points"),
+                      values[row.id]["draw_rank"], values[row.id].get("draw_weight"), by_app[row.id])
+            for row in rows]
+
+
+def _algorithm(rule: str) -> str:
+    """What decided a pass, recorded with it: the rule's order and the allocation's own version."""
+    if rule == "points":
+        return f"{rules.ALGORITHM}+{priority.ALGORITHM}+{draw.ALGORITHM}"
+    return rules.ALGORITHM if rule == "arrival" else f"{rules.ALGORITHM}+{draw.ALGORITHM}"
 
 
 def _request(app: Row) -> rules.Request:
@@ -203,7 +271,8 @@ def _request(app: Row) -> rules.Request:
     )
 
 
-def _lock_sessions(service_code: str, codes: list[str], now: dt.datetime) -> dict[str, rules.SessionState]:
+def _lock_sessions(service_code: str, codes: list[str], now: dt.datetime, *,
+                   lock: bool = True) -> dict[str, rules.SessionState]:
     """Lock the sessions (increasing id order), then read the places held and whether anyone waits.
 
     Two statements on purpose: a statement reads with the snapshot taken when it starts, so a
@@ -212,12 +281,12 @@ def _lock_sessions(service_code: str, codes: list[str], now: dt.datetime) -> dic
     """
     if not codes:
         return {}
-    rows = db.session.execute(
+    query = (
         select(ServiceSession.id, ServiceSession.code, ServiceSession.capacity, ServiceSession.starts_at)
         .where(ServiceSession.service_code == service_code, ServiceSession.code.in_(codes))
         .order_by(ServiceSession.id)
-        .with_for_update()
-    ).all()
+    )
+    rows = db.session.execute(query.with_for_update() if lock else query).all()
     if not rows:
         return {}
     reg = Registration
@@ -244,11 +313,18 @@ def _active_keys(service_code: str, household_ids: set[int]) -> tuple[set[tuple]
     and how many active registrations each household has there."""
     if not household_ids:
         return set(), {}
+    # The households written in the statement as numbers (integers only), not bound parameters:
+    # the same statement every pass would be prepared by psycopg after five runs, and
+    # PostgreSQL's generic plan then searches the hundreds of parameters one by one for every
+    # registration of the service it reads (from the tenth pass of a drain, ten times the whole
+    # rest of the pass). A statement planned with the numbers hashes them.
+    households = bindparam("households", sorted(int(h) for h in household_ids), expanding=True,
+                           literal_execute=True)
     rows = db.session.execute(
         select(Registration.household_id, Registration.child_id, Registration.guardian_id, ServiceSession.code)
         .outerjoin(ServiceSession, ServiceSession.id == Registration.session_id)
         .where(Registration.service_code == service_code,
-               Registration.household_id.in_(sorted(household_ids)),
+               Registration.household_id.in_(households),
                Registration.status.in_(active_statuses()))
     ).all()
     held: dict[int, int] = defaultdict(int)
@@ -300,31 +376,34 @@ def _write_registrations(apps: list[Row], by_app: dict[int, list[rules.WishDecis
     for prefix, group in by_prefix.items():
         for row, reference in zip(group, reserve_references(prefix, year, len(group)), strict=True):
             row["reference"] = reference
-    # Not one INSERT ... RETURNING of every row: psycopg re-parses a statement that long on every
+    # Not one INSERT ... VALUES of every row: psycopg re-parses a statement that long on every
     # pass, which cost more than the whole rest of the pass. On PostgreSQL one statement over
-    # column arrays (below), elsewhere an executemany; the ids are read back in one query, and the
-    # history lines are written from the rows themselves (only this pass has registrations of
-    # these applications: they were pending).
+    # column arrays (below) that also writes the history lines and returns the ids; elsewhere an
+    # executemany, then the history lines and the ids in a statement each. The history lines are
+    # written from the rows themselves (only this pass has registrations of these applications:
+    # they were pending).
     if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(_INSERT_REGISTRATIONS_POSTGRESQL, {
-            column: [json.dumps(row[column]) if column in _JSON_COLUMNS else row[column] for row in rows]
-            for column, _type in _REGISTRATION_COLUMNS
-        })
+        made = db.session.execute(_INSERT_REGISTRATIONS_POSTGRESQL, {
+            **{column: [json.dumps(row[column]) if column in _JSON_COLUMNS else row[column] for row in rows]
+               for column, _type in _REGISTRATION_COLUMNS},
+            "history_at": at,
+        }).all()
     else:
         db.session.execute(insert(Registration), rows)
-    app_ids = sorted(created)
-    db.session.execute(insert(StatusChange).from_select(
-        ["registration_id", "from_status", "to_status", "at", "by_id", "reason"],
-        select(Registration.id, null(), Registration.status, literal(at, DateTime()), Application.keyed_by_id,
-               func.coalesce(Application.note, ""))
-        .join(Application, Application.id == Registration.application_id)
-        .where(Registration.application_id.in_(app_ids))
-        .order_by(Registration.id)
-    ))
-    for reg_id, app_id, status in db.session.execute(
-        select(Registration.id, Registration.application_id, Registration.status)
-        .where(Registration.application_id.in_(app_ids)).order_by(Registration.id)
-    ):
+        app_ids = sorted(created)
+        db.session.execute(insert(StatusChange).from_select(
+            ["registration_id", "from_status", "to_status", "at", "by_id", "reason"],
+            select(Registration.id, null(), Registration.status, literal(at, DateTime()), Application.keyed_by_id,
+                   func.coalesce(Application.note, ""))
+            .join(Application, Application.id == Registration.application_id)
+            .where(Registration.application_id.in_(app_ids))
+            .order_by(Registration.id)
+        ))
+        made = db.session.execute(
+            select(Registration.id, Registration.application_id, Registration.status)
+            .where(Registration.application_id.in_(app_ids)).order_by(Registration.id)
+        ).all()
+    for reg_id, app_id, status in made:
         created[app_id].append((reg_id, status))
     return created
 
@@ -346,9 +425,40 @@ _NAMES = ", ".join(name for name, _type in _REGISTRATION_COLUMNS)
 _VALUES = ", ".join(f"u.{name}::json" if name in _JSON_COLUMNS else f"u.{name}" for name, _ in _REGISTRATION_COLUMNS)
 _ARRAYS = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _REGISTRATION_COLUMNS)
 _INSERT_REGISTRATIONS_SQL = (
-    f"INSERT INTO registrations ({_NAMES}) SELECT {_VALUES} FROM unnest({_ARRAYS}) AS u({_NAMES})"  # noqa: S608
+    # The history lines in the same statement, by registration id as the other databases write
+    # them (a separate INSERT ... SELECT, then a query for the ids, cost two more round trips
+    # each looking the pass's applications up again); the ids come back by RETURNING.
+    f"WITH made AS (INSERT INTO registrations ({_NAMES}) SELECT {_VALUES} FROM unnest({_ARRAYS})"  # noqa: S608
+    f" AS u({_NAMES}) RETURNING id, application_id, status),"
+    " history AS (INSERT INTO status_changes (registration_id, from_status, to_status, at, by_id, reason)"
+    " SELECT made.id, NULL, made.status, CAST(:history_at AS timestamp), a.keyed_by_id, coalesce(a.note, '')"
+    " FROM made JOIN applications a ON a.id = made.application_id ORDER BY made.id)"
+    " SELECT id, application_id, status FROM made ORDER BY id"
 )
 _INSERT_REGISTRATIONS_POSTGRESQL = text(_INSERT_REGISTRATIONS_SQL)
+
+# A pass's decisions on PostgreSQL, the same way (the names and types below are the only text
+# formatted into the statement).
+_DECISION_COLUMNS = (
+    ("run_id", "integer"), ("application_id", "integer"), ("position", "integer"), ("wish", "integer"),
+    ("session_code", "varchar"), ("rank", "integer"), ("outcome", "varchar"), ("reason", "varchar"),
+    ("places", "integer"), ("free_before", "integer"),
+)
+_DECISION_NAMES = ", ".join(name for name, _type in _DECISION_COLUMNS)
+_DECISION_ARRAYS = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _DECISION_COLUMNS)
+_INSERT_DECISIONS_SQL = (
+    f"INSERT INTO allocation_decisions ({_DECISION_NAMES})"  # noqa: S608
+    f" SELECT {_DECISION_NAMES} FROM unnest({_DECISION_ARRAYS}) AS u({_DECISION_NAMES})"
+)
+_INSERT_DECISIONS_POSTGRESQL = text(_INSERT_DECISIONS_SQL)
+# The applications a pass decided: one status, moment and run for all, each its participants
+# (who and how many places; JSON text cast here, as for the registrations' answers).
+_DECIDE_APPLICATIONS_POSTGRESQL = text(
+    "UPDATE applications SET status = :status, decided_at = CAST(:decided_at AS timestamp),"
+    " run_id = :run_id, participants = u.participants::json"
+    " FROM unnest(CAST(:ids AS integer[]), CAST(:participants AS text[])) AS u(id, participants)"
+    " WHERE applications.id = u.id"
+)
 
 
 def notify(decided: Pass) -> None:

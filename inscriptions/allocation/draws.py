@@ -14,14 +14,18 @@ public ids (``LOI-D000437``), so anyone can check it.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from inscriptions import clock
-from inscriptions.allocation import draw
+from inscriptions.allocation import draw, priority
+from inscriptions.allocation.facts import application_facts
 from inscriptions.definitions.registry import registry, versions_synced
+from inscriptions.definitions.schema import ServiceDefinition
 from inscriptions.extensions import db
 from inscriptions.models import AllocationDraw, Application, ApplicationStatus, public_number
 
@@ -62,7 +66,7 @@ def ensure_draws(service_codes: list[str]) -> None:
 @versions_synced.connect
 def _seeds(_sender: object, **_: object) -> None:
     # A definition that asks for a draw has its seed (and the published hash) from then on.
-    ensure_draws([s.code for s in registry().all() if s.definition.allocation.rule == "draw"])
+    ensure_draws([s.code for s in registry().all() if s.definition.allocation.uses_draw])
 
 
 @dataclass(frozen=True)
@@ -86,34 +90,64 @@ def published_draw(service_code: str) -> PublishedDraw | None:
                          record.seed if drawn else None, record.applications)
 
 
-def drawn_order(service_code: str, prefix: str) -> list[tuple[int, str]]:
-    """``(rank, public id)`` of every drawn application, in drawn order: what is published after
-    the draw (no names: the numbers the families were given)."""
-    return [(rank, public_number(prefix, number)) for rank, number in db.session.execute(
-        select(Application.draw_rank, Application.queue_number)
+def drawn_order(service_code: str, prefix: str) -> list[tuple[int, str, int]]:
+    """``(rank, public id, weight)`` of every drawn application, in drawn order: what is published
+    after the draw (no names: the numbers the families were given; the weight is what anyone
+    needs to recompute a weighted draw)."""
+    return [(rank, public_number(prefix, number), weight or 1) for rank, number, weight in db.session.execute(
+        select(Application.draw_rank, Application.queue_number, Application.draw_weight)
         .where(Application.service_code == service_code, Application.draw_rank.is_not(None))
         .order_by(Application.draw_rank)
     )]
 
 
-def make_draw(record: AllocationDraw, prefix: str, draw_at: dt.datetime) -> int:
-    """Draw the service's pending applications sent until ``draw_at``: their ``draw_rank`` from
-    the seed and their public ids. Call under the service's allocation lock; returns how many."""
-    cutoff = draw_moment(draw_at)
-    rows = db.session.execute(
-        select(Application.id, Application.queue_number)
-        .where(Application.service_code == record.service_code, Application.status == ApplicationStatus.PENDING,
+def rank(defn: ServiceDefinition, seed: str, rows: Sequence[Any]) -> dict[int, dict[str, Any]]:
+    """Each application's ranking values by id: ``draw_rank`` from ``seed``, the public ids and
+    the weights, plus ``draw_weight`` (``weights``) and ``points`` / ``points_detail``
+    (``rule: points``) from the facts as they are now. ``rows``: applications with ``id``,
+    ``queue_number``, ``household_id`` and ``participants``. Reads, never writes."""
+    allocation = defn.allocation
+    facts = application_facts(defn, rows) if allocation.weights or allocation.criteria else {}
+    values: dict[int, dict[str, Any]] = {row.id: {"id": row.id} for row in rows}
+    weights: dict[str, int] = {}
+    by_public: dict[str, int] = {}
+    for row in rows:
+        public_id = public_number(defn.reference_prefix, row.queue_number)
+        by_public[public_id] = row.id
+        if allocation.weights:
+            weights[public_id] = priority.weight(allocation.weights, facts[row.id])
+            values[row.id]["draw_weight"] = weights[public_id]
+        if allocation.rule == "points":
+            found = priority.score(allocation.criteria, facts[row.id])
+            values[row.id]["points"], values[row.id]["points_detail"] = found.points, found.detail
+    order = draw.draw_order(seed, [(pid, weights.get(pid, 1)) for pid in by_public])
+    for public_id, drawn in draw.ranks(order).items():
+        values[by_public[public_id]]["draw_rank"] = drawn
+    return values
+
+
+def to_rank(service_code: str, cutoff: dt.datetime) -> list[Any]:
+    """The service's pending applications sent until ``cutoff`` (naive UTC): those a ranking takes."""
+    return list(db.session.execute(
+        select(Application.id, Application.queue_number, Application.household_id, Application.participants,
+               Application.wishes, Application.waitlist_together)
+        .where(Application.service_code == service_code, Application.status == ApplicationStatus.PENDING,
                Application.submitted_at <= cutoff, Application.queue_number.is_not(None))
-    ).all()
-    by_public = {public_number(prefix, row.queue_number): row.id for row in rows}
-    order = draw.draw_order(record.seed, by_public)
-    if order:
-        db.session.execute(update(Application), [
-            {"id": by_public[pid], "draw_rank": rank} for pid, rank in draw.ranks(order).items()])
+    ).all())
+
+
+def make_draw(record: AllocationDraw, defn: ServiceDefinition) -> int:
+    """Rank the service's pending applications sent until ``draw_at`` (:func:`rank`, with the
+    service's own seed) and record it. Call under the service's allocation lock; returns how
+    many applications were drawn."""
+    assert defn.allocation.draw_at is not None
+    values = rank(defn, record.seed, to_rank(record.service_code, draw_moment(defn.allocation.draw_at)))
+    if values:
+        db.session.execute(update(Application), list(values.values()))
     record.drawn_at = clock.utcnow_naive()
-    record.applications = len(order)
+    record.applications = len(values)
     db.session.flush()
-    return len(order)
+    return len(values)
 
 
 @dataclass(frozen=True)
@@ -134,7 +168,7 @@ def verify_draw(service_code: str, prefix: str) -> Verification:
     if record.drawn_at is None:
         return Verification(False, 0, "The draw has not been made yet: its seed is still secret.")
     rows = db.session.execute(
-        select(Application.queue_number, Application.draw_rank)
+        select(Application.queue_number, Application.draw_rank, Application.draw_weight)
         .where(Application.service_code == service_code, Application.draw_rank.is_not(None))
         .order_by(Application.draw_rank)
     ).all()
@@ -142,6 +176,7 @@ def verify_draw(service_code: str, prefix: str) -> Verification:
     if len(recorded) != record.applications:
         return Verification(False, len(recorded), f"{record.applications} applications were drawn, "
                             f"{len(recorded)} still carry a rank.")
-    ok = draw.verify(record.seed, record.commitment, recorded, recorded)
+    entries = [(public_id, row.draw_weight or 1) for public_id, row in zip(recorded, rows, strict=True)]
+    ok = draw.verify(record.seed, record.commitment, entries, recorded)
     return Verification(ok, len(recorded), "The order recomputed from the seed is the recorded one." if ok
                         else "The order recomputed from the seed differs from the recorded one.")

@@ -17,7 +17,8 @@ from sqlalchemy.orm import joinedload
 
 from inscriptions import clock
 from inscriptions.allocation import rules
-from inscriptions.allocation.draws import draw_moment, published_draw
+from inscriptions.allocation.draws import draw_moment
+from inscriptions.allocation.explain import Explanation, explain_application
 from inscriptions.definitions.registry import definition_for, registry
 from inscriptions.extensions import db
 from inscriptions.models import AllocationDecision, Application, ApplicationStatus, Registration
@@ -85,6 +86,10 @@ class ApplicationState:
     # Drawn: the application's rank in the draw, and how many applications were drawn.
     drawn_rank: int | None = None
     drawn_of: int | None = None
+    # ``draw`` / ``points``: how the rule applied to this application, once ranked.
+    explanation: Explanation | None = None
+    # The service's rule (``arrival``, ``draw``, ``points``).
+    rule: str = "arrival"
 
     @property
     def decided(self) -> bool:
@@ -120,13 +125,15 @@ def application_status(application: Application) -> ApplicationState:
     )
     live = registry().get(application.service_code)
     rule = live.definition.allocation if live else None
-    if pending and rule is not None and rule.rule == "draw" and rule.draw_at is not None \
+    if pending and rule is not None and rule.uses_draw and rule.draw_at is not None \
             and application.draw_rank is None and application.submitted_at is not None \
             and application.submitted_at <= draw_moment(rule.draw_at):
         state.draw_at = moment_text(clock.as_local_aware(rule.draw_at))
-    if application.draw_rank is not None:
-        record = published_draw(application.service_code)
-        state.drawn_rank, state.drawn_of = application.draw_rank, record.applications if record else None
+    if live is not None:
+        state.rule = live.definition.allocation.rule
+        state.explanation = explain_application(application)
+        if state.explanation is not None and application.draw_rank is not None:
+            state.drawn_rank, state.drawn_of = application.draw_rank, state.explanation.drawn_of
     if pending:
         return state
     regs = list(db.session.scalars(

@@ -323,16 +323,92 @@ class Limits(Strict):
     per_booking: int | None = Field(default=None, ge=1)
 
 
+# Facts a priority criterion or a draw weight may test, besides the form's answers (see
+# inscriptions.allocation.facts for how each is computed).
+ALLOCATION_FACTS = (
+    "household.resident",  # the household lives in the town (yes/no)
+    "household.qf",  # the household's quotient familial (a number; absent when not given)
+    "household.children_enrolled",  # other children of the household enrolled in this service or `enrolled_in`
+    "household.single_guardian",  # one guardian only in the household file (yes/no)
+    "participant.age",  # age on the service's age day (years)
+    "participant.school",  # the child's school, as in the household file
+    "participant.class",  # the child's class
+)
+# Facts that are numbers (tested with at_least / at_most), and yes/no facts (tested with equals).
+NUMBER_FACTS = ("household.qf", "household.children_enrolled", "participant.age")
+YES_NO_FACTS = ("household.resident", "household.single_guardian")
+# Answer types a criterion may test: a short, closed set of values (never free text or a file).
+CRITERION_TYPES = ("single_choice", "multiple_choice", "weekdays", "yes_no", "integer", "consent")
+
+
+class FactTest(Strict):
+    """A test on one fact (``fact: household.resident``) or one answer (``answer: both_working``).
+
+    Operators: ``equals`` (a value), ``in`` (one of several values; for a multiple choice, any
+    of them ticked), ``at_least`` and ``at_most`` (numbers; both together make a bracket). A
+    participant fact or an answer asked for each participant holds when it holds for at least
+    one participant of the application (siblings are decided together).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    label: str = Field(min_length=1, max_length=120)
+    fact: Literal[ALLOCATION_FACTS] | None = None  # type: ignore[valid-type]
+    answer: str | None = None
+    equals: str | bool | int | None = None
+    in_: list[str | int] | None = Field(default=None, alias="in", min_length=1)
+    at_least: int | None = None
+    at_most: int | None = None
+
+    @model_validator(mode="after")
+    def _one_subject_and_operator(self) -> FactTest:
+        if (self.fact is None) == (self.answer is None):
+            raise ValueError("give exactly one of 'fact' or 'answer'")
+        comparisons = [op for op in (self.equals, self.in_) if op is not None]
+        ranges = [op for op in (self.at_least, self.at_most) if op is not None]
+        if len(comparisons) + (1 if ranges else 0) != 1:
+            raise ValueError("give exactly one of 'equals', 'in', or 'at_least' / 'at_most'")
+        if self.at_least is not None and self.at_most is not None and self.at_least > self.at_most:
+            raise ValueError("'at_least' is larger than 'at_most'")
+        return self
+
+
+class Criterion(FactTest):
+    """A priority criterion (``rule: points``): an application meeting it gets ``points``."""
+
+    code: str = Field(pattern=NAME_PATTERN, max_length=40)
+    points: int = Field(ge=1, le=1000)
+
+
+class DrawWeight(FactTest):
+    """A weighted draw: an application meeting the test holds ``weight`` tickets instead of one
+    (``weight: 2``: twice as likely to be drawn before any given application of weight 1). An
+    application meeting several tests takes the largest weight."""
+
+    weight: int = Field(ge=2, le=100)
+
+
 class Allocation(Strict):
     """How the allocator orders applications (``allocation:``).
 
     ``arrival`` (default): in the order they were sent. ``draw``: applications sent between
     ``opening`` and ``draw_at`` (web, counter, paper alike) are ordered by a verifiable draw at
     ``draw_at`` (:mod:`inscriptions.allocation.draw`), those sent later follow by arrival.
+    ``points``: the applications sent until ``draw_at`` are ordered by their points (the sum of
+    the ``criteria`` they meet, most first), ties broken by the same verifiable draw; those sent
+    later follow by arrival. ``weights`` (draw and points) make some applications likelier to
+    be drawn first.
     """
 
-    rule: Literal["arrival", "draw"] = "arrival"
+    rule: Literal["arrival", "draw", "points"] = "arrival"
     draw_at: dt.datetime | None = None
+    criteria: list[Criterion] = Field(default_factory=list, max_length=30)
+    weights: list[DrawWeight] = Field(default_factory=list, max_length=10)
+
+    @property
+    def uses_draw(self) -> bool:
+        """Whether applications sent until ``draw_at`` are drawn (a draw, or points with a draw
+        breaking their ties)."""
+        return self.rule in ("draw", "points") and self.draw_at is not None
 
 
 # -- reports (section ``reports``) ------------------------------------------------------------------
@@ -628,6 +704,7 @@ def semantic_problems(defn: ServiceDefinition) -> list[tuple[str, str]]:
                          "only applies to services with sessions (there is no start to count from)"))
     problems += _pricing_problems(defn, seen)
     problems += _booking_rule_problems(defn)
+    problems += _allocation_problems(defn, seen)
     problems += workflow_problems(defn, seen)
     problems += _report_problems(defn, seen)
     if defn.places.sum_of:
@@ -728,8 +805,11 @@ def _booking_rule_problems(defn: ServiceDefinition) -> list[tuple[str, str]]:
     for i, who in enumerate(whos):
         if who in whos[:i]:
             problems.append((f"priority_windows[{i}].who", f"{who!r} already has a window"))
-    if defn.enrolled_in and "already_enrolled" not in whos:
-        problems.append(("enrolled_in", "only used by a priority window for 'already_enrolled'"))
+    counts_enrolled = any(t.fact == "household.children_enrolled"
+                          for t in (*defn.allocation.criteria, *defn.allocation.weights))
+    if defn.enrolled_in and "already_enrolled" not in whos and not counts_enrolled:
+        problems.append(("enrolled_in", "only used by a priority window for 'already_enrolled' "
+                         "or by 'household.children_enrolled' in 'allocation'"))
     for i, code in enumerate(defn.enrolled_in):
         if not re.fullmatch(r"[a-z][a-z0-9_-]{1,39}", code):
             problems.append((f"enrolled_in[{i}]", f"{code!r} is not a service code"))
@@ -751,20 +831,70 @@ def _booking_rule_problems(defn: ServiceDefinition) -> list[tuple[str, str]]:
         problems.append(("waitlist_siblings", "only applies to child or adult services with sessions"))
     if defn.photo_consent is not None and defn.audience != "child":
         problems.append(("photo_consent", "is asked for each child: only for 'child' services"))
-    problems += _allocation_problems(defn)
     return problems
 
 
-def _allocation_problems(defn: ServiceDefinition) -> list[tuple[str, str]]:
-    rule, draw_at = defn.allocation.rule, defn.allocation.draw_at
-    if rule == "draw" and draw_at is None:
-        return [("allocation.draw_at", "a draw needs its date: when the applications received until then are drawn")]
-    if rule != "draw" and draw_at is not None:
-        return [("allocation.draw_at", "only used with 'rule: draw'")]
+def _allocation_problems(defn: ServiceDefinition, fields: dict[str, Any]) -> list[tuple[str, str]]:
+    allocation = defn.allocation
+    rule, draw_at = allocation.rule, allocation.draw_at
+    problems: list[tuple[str, str]] = []
+    if rule in ("draw", "points") and draw_at is None:
+        problems.append(("allocation.draw_at", f"'rule: {rule}' needs its date: when the applications "
+                         "received until then are ranked"))
+    if rule == "arrival" and draw_at is not None:
+        problems.append(("allocation.draw_at", "only used with 'rule: draw' or 'rule: points'"))
     if draw_at is not None and draw_at <= defn.opening:
-        return [("allocation.draw_at", "must be after 'opening' (the applications are received in between)")]
-    if draw_at is not None and draw_at > defn.closing:
-        return [("allocation.draw_at", "must not be after 'closing'")]
+        problems.append(("allocation.draw_at", "must be after 'opening' (the applications are received in between)"))
+    elif draw_at is not None and draw_at > defn.closing:
+        problems.append(("allocation.draw_at", "must not be after 'closing'"))
+    if rule == "points" and not allocation.criteria:
+        problems.append(("allocation.criteria", "'rule: points' needs at least one criterion"))
+    if rule != "points" and allocation.criteria:
+        problems.append(("allocation.criteria", "only used with 'rule: points'"))
+    if rule == "arrival" and allocation.weights:
+        problems.append(("allocation.weights", "only used with 'rule: draw' or 'rule: points'"))
+    codes: list[str] = []
+    for i, criterion in enumerate(allocation.criteria):
+        path = f"allocation.criteria[{i}] ({criterion.code})"
+        if criterion.code in codes:
+            problems.append((f"{path}.code", f"{criterion.code!r} is used twice"))
+        codes.append(criterion.code)
+        problems += _fact_test_problems(criterion, fields, path)
+    for i, weight in enumerate(allocation.weights):
+        problems += _fact_test_problems(weight, fields, f"allocation.weights[{i}]")
+    return problems
+
+
+def _fact_test_problems(test: FactTest, fields: dict[str, Any], path: str) -> list[tuple[str, str]]:
+    """A criterion or weight tests something that exists, with an operator that fits it, and never
+    health data."""
+    numeric = test.at_least is not None or test.at_most is not None
+    if test.fact is not None:
+        if test.fact in NUMBER_FACTS and not numeric and test.in_ is None:
+            return [(f"{path}.fact", f"{test.fact!r} is a number: test it with 'at_least' / 'at_most' or 'in'")]
+        if test.fact in YES_NO_FACTS and not isinstance(test.equals, bool):
+            return [(f"{path}.fact", f"{test.fact!r} is yes or no: test it with 'equals: true' or 'equals: false'")]
+        if test.fact not in NUMBER_FACTS and test.fact not in YES_NO_FACTS and numeric:
+            return [(f"{path}.fact", f"{test.fact!r} is not a number: test it with 'equals' or 'in'")]
+        return []
+    fld = fields.get(test.answer)
+    if fld is None:
+        return [(f"{path}.answer", f"{test.answer!r} is not a field of the form")]
+    if fld.sensitive:
+        return [(f"{path}.answer", f"{test.answer!r} is sensitive (health data): it may never weigh on a place")]
+    if fld.type not in CRITERION_TYPES:
+        return [(f"{path}.answer", f"a criterion tests a choice, yes/no or number field, not a {fld.type!r} field")]
+    if numeric and fld.type != "integer":
+        return [(f"{path}.answer", f"'at_least' / 'at_most' test a number field; {test.answer!r} "
+                 f"is a {fld.type!r} field")]
+    choices = {c.value for c in getattr(fld, "choices", [])} or set(getattr(fld, "days", []))
+    values = [test.equals] if test.equals is not None else list(test.in_ or [])
+    if choices:
+        unknown = [v for v in values if v not in choices]
+        if unknown:
+            return [(f"{path}.answer", f"{unknown[0]!r} is not a choice of {test.answer!r}")]
+    if fld.type in ("yes_no", "consent") and not isinstance(test.equals, bool):
+        return [(f"{path}.answer", f"{test.answer!r} is yes or no: test it with 'equals: true' or 'equals: false'")]
     return []
 
 

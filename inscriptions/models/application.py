@@ -76,6 +76,13 @@ class Application(db.Model):
     # ``allocation: draw``: the application's rank in the service's draw (1 first), set when the
     # draw is made; None for applications sent after it (they follow by arrival).
     draw_rank: Mapped[int | None] = mapped_column(Integer)
+    # ``weights``: the tickets the application held in the draw (None: one), recorded so the draw
+    # can be recomputed as it was made.
+    draw_weight: Mapped[int | None] = mapped_column(Integer)
+    # ``allocation: points``: the application's points at the ranking, and every criterion with
+    # whether it was met (``[{"code", "label", "points", "met"}]``), what the family is shown.
+    points: Mapped[int | None] = mapped_column(Integer)
+    points_detail: Mapped[list | None] = mapped_column(JSON)
 
     decisions: Mapped[list[AllocationDecision]] = relationship(
         back_populates="application", order_by="AllocationDecision.id", cascade="all, delete-orphan"

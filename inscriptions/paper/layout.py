@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from inscriptions import clock
+from inscriptions.allocation import explain
 from inscriptions.allocation.status import rank_label
 from inscriptions.definitions import schema as s
 from inscriptions.definitions.registry import definition_of
@@ -36,7 +36,6 @@ from inscriptions.extensions import db
 from inscriptions.models import FormVersion, PaperLayout
 from inscriptions.paper.fonts import MM_PER_PT, pdf_text, width_mm, wrap
 from inscriptions.paper.tokens import PAYLOAD_LENGTH
-from inscriptions.registrations.windows import moment_text
 
 # Shape of the JSON document (a reader refuses a format it does not know).
 LAYOUT_FORMAT = 1
@@ -678,13 +677,13 @@ class _Builder:
         self.place(_para(_("Registration form"), 14, style="bold", after=1.0))
         if self.defn.description:
             self.place(_para(self.defn.description, 9, after=2.0))
-        allocation = self.defn.allocation
-        if allocation.rule == "draw" and allocation.draw_at is not None:
-            # Paper equality: the family on paper knows its form enters the same draw, and until when.
-            self.place(_para(_("Places are given by a draw on %(when)s. A form received before then takes part "
-                               "with the same chance as an application made online.",
-                               when=moment_text(clock.as_local_aware(allocation.draw_at))),
-                             9, style="bold", after=2.0))
+        if self.defn.allocation.uses_draw:
+            # Paper equality: the family on paper knows its form is ranked with the others (the
+            # same draw, the same points), and until when it must arrive.
+            self.place(_para(explain.rule_summary(self.defn), 9, style="bold", after=1.0))
+            for line in explain.criteria_lines(self.defn) + explain.weights_lines(self.defn):
+                self.place(_para("– " + line, 9, after=0.5))
+            self.place([_spacer(1.0)])
         self.instructions()
 
     def instructions(self) -> None:

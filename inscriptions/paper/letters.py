@@ -26,10 +26,12 @@ from reportlab.pdfgen.canvas import Canvas
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from inscriptions.allocation import explain
+from inscriptions.allocation.explain import explain_application
 from inscriptions.clock import local_zone, now
 from inscriptions.definitions.registry import definition_for
 from inscriptions.extensions import db
-from inscriptions.models import Household, Registration, Status, StatusChange
+from inscriptions.models import Application, Household, Registration, Status, StatusChange
 from inscriptions.notifications import household_emails, status_label
 from inscriptions.paper.fonts import BOLD, MM_PER_PT, REGULAR, pdf_text, wrap
 from inscriptions.paper.logo import load_logo
@@ -226,6 +228,7 @@ class _LetterWriter:
         for reg in regs:
             self.registration(reg, letter.kind)
         self.y += 2.0
+        self.explanation(regs[0].application_id)
         self.para(_("Keep this letter: please give the reference for any question."))
         parts = [contact.name, contact.phone, str(contact.email or ""), contact.hours]
         self.para(_("Any question? Contact us: %(contact)s.", contact=", ".join(p for p in parts if p)))
@@ -233,6 +236,19 @@ class _LetterWriter:
         self.para(contact.name, font=BOLD)
         self.footer()
         c.showPage()
+
+    def explanation(self, application_id: int | None) -> None:
+        """How the service's draw or points applied to the family, with the legal mention that a
+        decision taken by an algorithm carries (CRPA L311-3-1), as on the web page and the e-mail."""
+        application = db.session.get(Application, application_id) if application_id is not None else None
+        why = explain_application(application) if application is not None else None
+        if why is None or not why.sentences():
+            return
+        for line in why.sentences():
+            self.para(line, after=1.0)
+        self.y += 2.0
+        contact = self.town.contact
+        self.para(explain.legal_mention(str(contact.email or contact.address or contact.name)), size=9)
 
     def registration(self, reg: Registration, kind: str) -> None:
         lines = [(reg.participant_name, BOLD)]

@@ -15,19 +15,21 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from inscriptions import clock
+from inscriptions.allocation import explain
 from inscriptions.allocation.queue import NotSendable, NotYetOpen, send_prepared
 from inscriptions.allocation.status import application_status, place_in_line
 from inscriptions.auth.accounts import session_household_id
 from inscriptions.database import BusyError
 from inscriptions.extensions import db, login_manager
 from inscriptions.models import Application, ApplicationStatus
+from inscriptions.paper.decision import decision_pdf
 from inscriptions.registrations.create import RegistrationInput, RegistrationRefused, prepare_application
 from inscriptions.registrations.windows import moment_text
 
@@ -144,10 +146,12 @@ def show(application_id: int) -> Any:
     application = _own(application_id)
     state = application_status(application)
     pending = application.status == ApplicationStatus.PENDING
+    town = current_app.extensions["inscriptions.town"]
     return render_template(
         "portal/application.html",
         application=application,
         state=state,
+        legal_mention=explain.legal_mention(str(town.contact.email or town.contact.name)),
         rank=arrival_rank(application),
         received=format_datetime(application.submitted_at.replace(tzinfo=dt.UTC), "HH:mm:ss")
         if application.submitted_at else None,
@@ -158,6 +162,20 @@ def show(application_id: int) -> Any:
         # Waiting for a draw days away: nothing to follow until then (the answer comes by e-mail too).
         refresh=REFRESH_S if pending and not state.draw_at else None,
     )
+
+
+@bp.get("/demandes/<int:application_id>/decision.pdf")
+@login_required
+def decision_detail(application_id: int) -> Any:
+    """The detail of how the application was ranked and decided (CRPA L311-3-1), as a PDF."""
+    application = _own(application_id)
+    state = application_status(application)
+    if state.explanation is None:
+        abort(404)  # decided by arrival, or not ranked yet: nothing an algorithm decided
+    return Response(decision_pdf(application, state), mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="decision-{state.public_id}.pdf"',
+        "Cache-Control": "no-store",
+    })
 
 
 @bp.get("/demandes/<int:application_id>/etat")

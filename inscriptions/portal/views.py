@@ -22,6 +22,7 @@ from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.wrappers import Response
 
 from inscriptions import clock
+from inscriptions.allocation import explain
 from inscriptions.allocation.draw import ALGORITHM as draw_algorithm
 from inscriptions.allocation.draws import drawn_order, published_draw
 from inscriptions.allocation.status import application_status
@@ -138,8 +139,8 @@ def service(code: str) -> str:
         sessions=catalogue.sessions_of(svc),
         opening=catalogue.when(defn.opening),
         closing=catalogue.when(defn.closing),
-        draw=published_draw(defn.code) if defn.allocation.rule == "draw" else None,
-        draw_at=catalogue.when(defn.allocation.draw_at) if defn.allocation.draw_at else None,
+        draw=published_draw(defn.code) if defn.allocation.uses_draw else None,
+        allocation=allocation_text(defn),
     )
 
 
@@ -149,14 +150,20 @@ def draw_page(code: str) -> str:
     the seed and every drawn rank by application number, with how to recompute them."""
     svc = _service(code)
     defn = svc.definition
-    if defn.allocation.rule != "draw" or defn.allocation.draw_at is None:
+    if not defn.allocation.uses_draw:
         abort(404)
     found = published_draw(defn.code)
     return render_template(
         "portal/draw.html", service=svc, defn=defn, draw=found, algorithm=draw_algorithm,
-        draw_at=catalogue.when(defn.allocation.draw_at),
+        allocation=allocation_text(defn),
         order=drawn_order(defn.code, defn.reference_prefix) if found and found.seed else [],
     )
+
+
+def allocation_text(defn: s.ServiceDefinition) -> dict[str, object]:
+    """The words of the allocation rule for the service page and the rules page."""
+    return {"summary": explain.rule_summary(defn), "criteria": explain.criteria_lines(defn),
+            "weights": explain.weights_lines(defn), "rule": defn.allocation.rule, "when": explain.when(defn)}
 
 
 # -- step 1: who and when ---------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from sqlalchemy import event, exists, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from inscriptions import clock, jobs
 from inscriptions.database import write_transaction
@@ -211,13 +211,30 @@ def places_and_queue(session_id: int) -> tuple[int, bool]:
     return int(found or 0), bool(anyone)
 
 
-def waiting_entries(session_id: int, *, lock: bool = False) -> list[WaitingEntry]:
-    """The session's waiting list in order; ``lock`` locks its rows (inside a write transaction)."""
+def waiting_entries(session_id: int, *, lock: bool = False, first: int | None = None) -> list[WaitingEntry]:
+    """The session's waiting list in order; ``lock`` locks its rows (inside a write transaction).
+
+    ``first``: only the first entries of the list, this many at most. The database picks them
+    (entries ordered as below, and as :func:`positions` counts them) and only their
+    registrations are read, and locked: after an opening's draw a list holds thousands of
+    registrations, which :func:`promote` would otherwise load, each an object, every time a
+    place frees.
+    """
     stmt = (
         select(Registration)
         .where(Registration.session_id == session_id, Registration.status == Status.WAITLISTED)
         .order_by(Registration.id)
     )
+    if first is not None:
+        other = aliased(Registration)
+        heads = (
+            select(other.batch)
+            .where(other.session_id == session_id, other.status == Status.WAITLISTED)
+            .group_by(other.batch)
+            .order_by(func.min(func.coalesce(other.waitlisted_at, other.created_at)), func.min(other.id))
+            .limit(first)
+        )
+        stmt = stmt.where(Registration.batch.in_(heads.scalar_subquery()))
     if lock:
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
     batches: dict[str, list[Registration]] = {}
@@ -297,8 +314,9 @@ def offer_overdue(registration: Registration, now: dt.datetime | None = None) ->
 def promote(session_id: int, *, by_id: int | None = None) -> list[Promotion]:
     """Give the session's free places to its waiting list, in order. Call inside a write transaction.
 
-    Locks the session row (again: it is a no-op when the caller holds it) and the waiting rows.
-    Returns the promotions made; their families are told by :func:`notify_pending` after commit.
+    Locks the session row (again: it is a no-op when the caller holds it) and the waiting rows it
+    reads, the head of the list (whoever changes the list holds the session's lock). Returns
+    the promotions made; their families are told by :func:`notify_pending` after commit.
     """
     session_row = lock_sessions([session_id]).get(session_id)
     if session_row is None:
@@ -311,27 +329,45 @@ def promote(session_id: int, *, by_id: int | None = None) -> list[Promotion]:
     if free <= 0:
         return []
     promotions: list[Promotion] = []
-    for entry in waiting_entries(session_row.id, lock=True):
-        if entry.places > free:
-            # Strictly first in, first out: never skip this entry for a smaller one behind it.
-            break
-        if defn.waiting_list.mode == "offer":
-            target = Status.OFFERED
-            deadline = min(now + dt.timedelta(hours=defn.waiting_list.offer_hours), _aware(session_row.starts_at))
-            reason = _("A place is free: it is offered until %(when)s.", when=moment_text(deadline))
-        else:
-            target = Status.ACCEPTED if defn.workflow == "automatic" else Status.SUBMITTED
-            deadline = None
-            reason = _("A place became free: registered from the waiting list.")
-        for reg in entry.registrations:
-            record_status(reg, target, by_id=by_id, reason=reason)
-            reg.offer_expires_at = _naive(deadline) if deadline is not None else None
-        free -= entry.places
-        promotions.append(Promotion(session_row.id, entry.batch, tuple(r.id for r in entry.registrations), target))
+    walking = True
+    while walking:
+        # Only the head of the list is read: an entry takes at least one place, so at most
+        # ``free`` entries can move, and the one after them shows where the walk stops.
+        wanted = free + 1
+        entries = waiting_entries(session_row.id, lock=True, first=wanted)
+        # Read on only when every entry read moved (possible only for entries of no place:
+        # ``places: sum_of`` fields answered 0); those promoted have left the list by then.
+        walking = len(entries) == wanted
+        for entry in entries:
+            if entry.places > free:
+                # Strictly first in, first out: never skip this entry for a smaller one behind it.
+                walking = False
+                break
+            free -= entry.places
+            promotions.append(_move(entry, session_row, defn, now, by_id))
+        if walking:
+            db.session.flush()
     if promotions:
         db.session.flush()
         db.session().info.setdefault(PENDING_KEY, []).extend(promotions)
     return promotions
+
+
+def _move(entry: WaitingEntry, session_row: ServiceSession, defn: ServiceDefinition, now: dt.datetime,
+          by_id: int | None) -> Promotion:
+    """Offer the places to one entry, or register it (the service's ``waiting_list.mode``)."""
+    if defn.waiting_list.mode == "offer":
+        target = Status.OFFERED
+        deadline = min(now + dt.timedelta(hours=defn.waiting_list.offer_hours), _aware(session_row.starts_at))
+        reason = _("A place is free: it is offered until %(when)s.", when=moment_text(deadline))
+    else:
+        target = Status.ACCEPTED if defn.workflow == "automatic" else Status.SUBMITTED
+        deadline = None
+        reason = _("A place became free: registered from the waiting list.")
+    for reg in entry.registrations:
+        record_status(reg, target, by_id=by_id, reason=reason)
+        reg.offer_expires_at = _naive(deadline) if deadline is not None else None
+    return Promotion(session_row.id, entry.batch, tuple(r.id for r in entry.registrations), target)
 
 
 def promote_sessions(session_ids: Iterable[int]) -> list[Promotion]:

@@ -46,6 +46,7 @@ OUTCOMES: dict[str, Any] = {
 RULES: dict[str, Any] = {
     "arrival": _l("Order of arrival"),
     "draw": _l("Draw"),
+    "points": _l("Priority points, then draw"),
 }
 
 
@@ -95,17 +96,21 @@ class DecisionRow:
     free_before: int | None
     # ``allocation: draw``: the application's rank in the draw (None: sent after it, or no draw).
     draw_rank: int | None = None
+    # ``allocation: points``: the application's points at the ranking.
+    points: int | None = None
 
     def cells(self) -> list[Any]:
         """The row's cells for the CSV export, in :func:`csv_headers` order."""
-        return [self.run_id, _local(self.run_started_at), self.position, self.public_id, self.draw_rank, self.wish,
+        return [self.run_id, _local(self.run_started_at), self.position, self.public_id, self.points, self.draw_rank,
+                self.wish,
                 self.session_label, self.rank, self.outcome_label, self.reason_text, self.places,
                 self.free_before]
 
 
 def csv_headers() -> list[str]:
     """The columns of the CSV export."""
-    return [_("Run"), _("Run started on"), _("Position in the run"), _("Application"), _("Drawn rank"), _("Wish"),
+    return [_("Run"), _("Run started on"), _("Position in the run"), _("Application"), _("Points"), _("Drawn rank"),
+            _("Wish"),
             _("Session"), _("Rank in the wish"), _("Outcome"), _("Reason"), _("Places"),
             _("Places free before")]
 
@@ -161,7 +166,8 @@ def _decisions_query(service_code: str) -> Select[Any]:
     return (
         select(
             AllocationDecision.run_id, AllocationRun.started_at, AllocationDecision.position,
-            Application.queue_number, Application.draw_rank, Application.form_version_id, AllocationDecision.wish,
+            Application.queue_number, Application.draw_rank, Application.points, Application.form_version_id,
+            AllocationDecision.wish,
             AllocationDecision.session_code, AllocationDecision.rank, AllocationDecision.outcome,
             AllocationDecision.reason, AllocationDecision.places, AllocationDecision.free_before,
         )
@@ -222,7 +228,7 @@ def decisions(service: LoadedService, *, run_id: int | None = None, period: tupl
             session_label=labels.get(row.session_code, row.session_code) if row.session_code else "",
             rank=row.rank, outcome=row.outcome, outcome_label=outcome_words[row.outcome], reason=row.reason,
             reason_text=reason_words[row.reason], places=row.places, free_before=row.free_before,
-            draw_rank=row.draw_rank,
+            draw_rank=row.draw_rank, points=row.points,
         )
 
 

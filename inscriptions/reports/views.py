@@ -22,7 +22,11 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from inscriptions.allocation import explain
+from inscriptions.allocation.allocator import trial
+from inscriptions.allocation.draw import new_seed
 from inscriptions.audit import Action, log_read
+from inscriptions.boundary import filter_day
 from inscriptions.definitions.loader import LoadedService
 from inscriptions.definitions.registry import current_version, registry
 from inscriptions.extensions import db
@@ -31,6 +35,9 @@ from inscriptions.permissions import can
 from inscriptions.reports import allocation_log, attendance, charts, counts, exports
 from inscriptions.reports.dashboard import dashboard as dashboard_figures
 from inscriptions.reports.dashboard import status_name, today
+
+# Lines of a trial ranking shown on its page (the counts cover them all).
+TRIAL_SHOWN = 500
 
 bp = Blueprint("reports", __name__, url_prefix="/gestion/<service_code>/rapports")
 
@@ -178,12 +185,9 @@ def export_xlsx(service: LoadedService) -> Response:
 # -- counts ----------------------------------------------------------------------------------------
 
 def _date(text: str) -> dt.date:
-    """A date as a date input sends it (2026-09-14) or as typed where there is none (14/09/2026)."""
-    text = text.strip()
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        return dt.datetime.strptime(text, "%d/%m/%Y").date()
+    """A date as a date input sends it (2026-09-14) or as typed where there is none (14/09/2026),
+    within the years the boundary accepts; ValueError otherwise."""
+    return filter_day(text)
 
 
 def _period() -> tuple[dt.date, dt.date, str | None]:
@@ -330,6 +334,23 @@ def allocation_runs(service: LoadedService) -> str:
         "reports/allocation_runs.html", service=service, runs=runs, total=total, page=page, pages=pages,
         period=period, start=start, end=end, error=error, outcomes=allocation_log.OUTCOMES,
         rule_name=allocation_log.rule_name,
+    )
+
+
+@bp.get("/attribution/essai")
+@requires("read_reports")
+def allocation_trial(service: LoadedService) -> str:
+    """Before the ranking: what it would decide now, with a trial seed (a new one at each visit),
+    shown as a trial and never recorded or published."""
+    if not service.definition.allocation.uses_draw:
+        abort(404)
+    trial_seed = new_seed()
+    lines = trial(service.code, trial_seed)
+    return render_template(
+        "reports/allocation_trial.html", service=service, lines=lines[:TRIAL_SHOWN], total=len(lines),
+        seed=trial_seed, labels=allocation_log.session_labels(service), outcome_name=allocation_log.outcome_name,
+        reason_text=allocation_log.reason_text, when=explain.when(service.definition),
+        rule=service.definition.allocation.rule,
     )
 
 

@@ -34,7 +34,7 @@ BAD = [
     ("after closing", {"allocation": {"rule": "draw", "draw_at": "2027-08-01T12:00:00"}}, "allocation.draw_at",
      "after 'closing'"),
     ("date without draw", {"allocation": {"draw_at": DRAW_AT}}, "allocation.draw_at", "only used with"),
-    ("unknown rule", {"allocation": {"rule": "lottery"}}, "allocation.rule", "'arrival' or 'draw'"),
+    ("unknown rule", {"allocation": {"rule": "lottery"}}, "allocation.rule", "'arrival', 'draw' or 'points'"),
 ]
 
 
@@ -212,6 +212,30 @@ def test_the_confirmation_email_gives_the_rank_and_the_legal_mention(  # type: i
     assert outbox == []  # nothing decided, nothing written before the draw
     frozen_clock(DRAWN + dt.timedelta(minutes=1))
     drain("stage")
-    ranks = sorted(int(m.body.split("tirée au rang ")[1].split(".")[0]) for m in outbox)
+    ranks = sorted(int(m.body.split("tirée au rang ")[1].split(" sur ")[0]) for m in outbox)
     assert ranks == [1, 2, 3]
     assert all("L311-3-1" in m.body and "CADA" in m.body and "/services/stage/tirage" in m.body for m in outbox)
+
+
+def test_siblings_and_alternatives_follow_the_drawn_order(  # type: ignore[no-untyped-def]
+        app, install, make_household, frozen_clock) -> None:
+    install(draw_definition(alternatives=1))  # s1: 2 places, s2: 20
+    pair = make_household(last_name="Fratrie", children=[("Noé", dt.date(2018, 1, 1)), ("Ana", dt.date(2019, 1, 1))])
+    singles = [make_household(last_name=f"Seul{n}") for n in range(3)]
+    for family in (pair, *singles):
+        create_registrations(registration_input(family, session=None, wishes=[["s1", "s2"]]))
+    frozen_clock(DRAWN + dt.timedelta(minutes=1))
+    drain("stage")
+    db.session.rollback()
+    order = [a.household_id for a in db.session.scalars(select(Application).order_by(Application.draw_rank))]
+    placed = {}
+    for reg in db.session.scalars(select(Registration)):
+        placed.setdefault(reg.household_id, set()).add(reg.session.code)
+    # Siblings in one session; s1's two places to the drawn order, each family else its second choice.
+    assert all(len(codes) == 1 for codes in placed.values())
+    free, expected = 2, {}
+    for household_id in order:
+        needed = 2 if household_id == pair.id else 1
+        expected[household_id] = {"s1"} if needed <= free else {"s2"}
+        free -= needed if needed <= free else 0
+    assert placed == expected

@@ -69,7 +69,8 @@ def test_runs_most_recent_first_and_linked_from_the_reports(client, staff, login
     first, second = log["runs"]
     assert html.index(f'data-run="{second.id}"') < html.index(f'data-run="{first.id}"')
     assert "Journal d&#39;attribution" in html or "Journal d'attribution" in html
-    assert "Ordre d&#39;arrivée" in html or "Ordre d'arrivée" in html
+    # The pool ranks by points (its applications here came after the ranking date: by arrival).
+    assert "Points de priorité, puis tirage au sort" in html
     # First run: one place given, one waiting (two children, one decision), one refused.
     row = html[html.index(f'data-run="{first.id}"'):html.index("</tr>", html.index(f'data-run="{first.id}"'))]
     assert '<td class="num" data-outcome="accepted">1</td>' in row

@@ -113,6 +113,8 @@ ACCESS: dict[str, Rule] = {
     "auth.login": Rule(_url("/connexion"), EVERYONE),
     "auth.signup": Rule(_url("/compte/creer"), EVERYONE),
     "auth.logout": Rule(_url("/deconnexion"), EVERYONE),
+    # The link e-mailed to a locked account's owner: the log-in form, for whoever holds it.
+    "auth.unlock_login": Rule(_url("/connexion/debloquer/not-a-token"), EVERYONE),
     # Every signed-in account changes its own password (there is no one else's to reach).
     "auth.change_password": Rule(_url("/compte/mot-de-passe"), SIGNED_IN),
     "auth.forgot_password": Rule(_url("/mot-de-passe/oubli"), EVERYONE),
@@ -138,6 +140,9 @@ ACCESS: dict[str, Rule] = {
     "applications.prepare": Rule(_url("/inscription/{w.draft_b}/preparer"), OWNER_B),
     "applications.show": Rule(_url("/demandes/{w.application_b}"), OWNER_B),
     "applications.state": Rule(_url("/demandes/{w.application_b}/etat"), OWNER_B),
+    # The canteen is decided by arrival: no algorithm's detail to download (404 once let in).
+    "applications.decision_detail": Rule(_url("/demandes/{w.application_b}/decision.pdf"), OWNER_B,
+                                         may_be_missing=True),
     # Sending B's application again is a double click: the same application, nothing more.
     "applications.send": Rule(_url("/demandes/{w.application_b}/envoyer"), OWNER_B),
     "portal.registration_detail": Rule(_url("/mes-inscriptions/{w.reference_b}"), OWNER_B),
@@ -198,6 +203,9 @@ ACCESS: dict[str, Rule] = {
                                    may_be_missing=True),
     # The allocation log: public application numbers only, the read_reports rule.
     "reports.allocation_runs": Rule(_url("/gestion/cantine/rapports/attribution"), SERVICE_X),
+    # The canteen is decided by arrival: no trial ranking (404 once let in).
+    "reports.allocation_trial": Rule(_url("/gestion/cantine/rapports/attribution/essai"), SERVICE_X,
+                                     may_be_missing=True),
     "reports.allocation_run": Rule(_url("/gestion/cantine/rapports/attribution/{w.run_b}"), SERVICE_X),
     "reports.allocation_run_csv": Rule(_url("/gestion/cantine/rapports/attribution/{w.run_b}.csv"), SERVICE_X),
     "reports.allocation_csv": Rule(_url("/gestion/cantine/rapports/attribution.csv"), SERVICE_X),

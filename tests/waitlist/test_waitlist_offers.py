@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 from flask_babel import gettext
-from sqlalchemy import select
+from sqlalchemy import select, update
 from waitlist_helpers import SERVICES, fresh, stage_with_s1, statuses
 
 from inscriptions.database import write_transaction
@@ -61,6 +61,37 @@ def test_positions_count_entries_and_siblings_share_one(make_household, book, fr
     cancel_registration(first, by_id=None)
     assert waitlist.position(fresh(siblings.registration_ids[1])) == 1
     assert waitlist.position(fresh(last)) == 2
+
+
+def test_the_head_of_the_list_is_read_in_the_same_order(make_household, book, frozen_clock) -> None:
+    # What promotion reads (the first entries only, picked by the database) is the full list's head.
+    full_session(make_household, book, waiting=0)
+    [first] = book(make_household()).registration_ids
+    frozen_clock(dt.datetime(2026, 9, 15, 9, 0, tzinfo=dt.UTC))
+    siblings = book(make_household(children=[("Léa", dt.date(2018, 3, 1)), ("Tom", dt.date(2019, 4, 2))]))
+    frozen_clock(dt.datetime(2026, 9, 15, 10, 0, tzinfo=dt.UTC))
+    [last] = book(make_household()).registration_ids
+    # Joined before the others though registered last (its id is the highest).
+    db.session.execute(update(Registration).where(Registration.id == last)
+                       .values(waitlisted_at=NOW - dt.timedelta(hours=1)))
+    db.session.commit()
+
+    def shape(entries: list[waitlist.WaitingEntry]) -> list[tuple[str, list[int]]]:
+        return [(e.batch, [r.id for r in e.registrations]) for e in entries]
+
+    whole = shape(waitlist.waiting_entries(session_row().id))
+    assert [ids for _batch, ids in whole] == [[last], [first], siblings.registration_ids]
+    for count in range(len(whole) + 2):
+        assert shape(waitlist.waiting_entries(session_row().id, first=count)) == whole[:count]
+
+
+def test_entries_of_no_place_do_not_stop_the_walk(make_household, book) -> None:
+    # ``places: sum_of`` fields may add up to 0: such entries always fit, and the walk reads on.
+    placed, queued = full_session(make_household, book, waiting=4)
+    db.session.execute(update(Registration).where(Registration.id.in_(queued[:2])).values(places=0))
+    db.session.commit()
+    cancel_registration(placed[0], by_id=None)
+    assert statuses(queued) == [Status.OFFERED, Status.OFFERED, Status.OFFERED, Status.WAITLISTED]
 
 
 # -- offers ---------------------------------------------------------------------------------------

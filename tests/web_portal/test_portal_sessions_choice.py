@@ -330,6 +330,10 @@ def test_demo_holiday_centre_weeks_residents_first(make_app, make_household, fro
         # QF 600: 45 € a week, three weeks.
         assert "45,00 € par semaine" in review and "135,00 €" in review
         assert client.post(f"/inscription/{token}/recapitulatif").status_code == 302
+        # The residents' two weeks end with a draw (15 September, 08:30): nothing is decided before.
+        assert db.session.scalars(db.select(Registration).filter_by(household_id=resident.id)).all() == []
+        frozen_clock(dt.datetime(2026, 9, 15, 6, 31, tzinfo=dt.UTC))
+        assert drain("loisirs") == 1
         regs = db.session.scalars(db.select(Registration).filter_by(household_id=resident.id)).all()
         assert sorted(r.session.code for r in regs) == ["aout-4", "juil-1", "juil-2"]
         assert {(r.status, r.price, r.answers["lunch_diet"]) for r in regs} == {
