@@ -54,6 +54,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # Every id in a URL fits the database's integer: a larger one is a 404, not an error of the
     # database (PostgreSQL refuses to compare an INTEGER column with 2**31).
     app.url_map.converters["int"] = BoundedIntConverter
+    # Every query string, form field and file name through one check (inscriptions.boundary).
+    from inscriptions.boundary import CleanRequest
+
+    app.request_class = CleanRequest
     _init_extensions(app)
     _register_blueprints(app)
     from inscriptions.web import init_web

@@ -172,6 +172,23 @@ def staff_revoke_command(email: str, name: str | None) -> None:
     click.echo(f"{revoke_tokens(account, name)} token(s) revoked")
 
 
+@staff_cli.command("end-sessions")
+@click.argument("email")
+@with_appcontext
+def staff_end_sessions_command(email: str) -> None:
+    """End every session and remember-me cookie of the account EMAIL (staff or family): a lost
+    laptop, a departure. The password is unchanged; the next log-in works as usual."""
+    from inscriptions.auth.accounts import find_account
+    from inscriptions.extensions import db
+
+    account = find_account(email)
+    if account is None:
+        raise click.ClickException(f"no account {email!r}")
+    account.end_sessions()
+    db.session.commit()
+    click.echo(f"{account.email}: every session ended.")
+
+
 @staff_cli.command("permissions")
 def staff_permissions_command() -> None:
     """Print the permissions table (docs/permissions.md)."""

@@ -117,11 +117,15 @@ def load_settings(instance_path: Path) -> dict[str, object]:
         "RATELIMIT_SWALLOW_ERRORS": True,
         "RATELIMIT_KEY_PREFIX": "inscriptions-limits",
         "LOGIN_LIMIT_PER_IP": _env("LOGIN_LIMIT_PER_IP", "30 per minute;300 per hour"),
-        "LOGIN_LIMIT_PER_ACCOUNT": _env("LOGIN_LIMIT_PER_ACCOUNT", "10 per 15 minutes"),
+        # Longer pauses as wrong passwords add up (only attempts that reached the password check
+        # count); the owner gets a link to log in all the same (inscriptions.auth.unlock).
+        "LOGIN_LIMIT_PER_ACCOUNT": _env("LOGIN_LIMIT_PER_ACCOUNT", "5 per minute;10 per 15 minutes;30 per day"),
         "RESET_LIMIT_PER_IP": _env("RESET_LIMIT_PER_IP", "10 per hour"),
         "SIGNUP_LIMIT_PER_IP": _env("SIGNUP_LIMIT_PER_IP", "20 per hour"),
         # A password-reset link works once, for this many seconds.
         "PASSWORD_RESET_MAX_AGE": int(_env("PASSWORD_RESET_MAX_AGE", "3600") or 3600),
+        # The link e-mailed when an account's log-in is locked by wrong passwords (auth.unlock).
+        "LOGIN_UNLOCK_MAX_AGE": int(_env("LOGIN_UNLOCK_MAX_AGE", "3600") or 3600),
         # A sign-up confirmation link (sent by e-mail) works for this many seconds.
         "SIGNUP_CONFIRM_MAX_AGE": int(_env("SIGNUP_CONFIRM_MAX_AGE", "172800") or 172800),
         "WTF_CSRF_TIME_LIMIT": None,

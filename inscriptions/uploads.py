@@ -4,8 +4,10 @@ A file is stored under ``UPLOAD_DIR/<household id>/<token>`` with no extension a
 name the family gave, so a stored file can never be served or executed by accident. Its type is
 decided by its CONTENT (``filetype``), never by its name or the type the browser announced: a text
 file renamed ``certificat.pdf`` is refused. The file must then really open as that type (PDFium for
-a PDF, Pillow decoding every pixel of an image): a forged or truncated file is refused before any
-agent opens it. The answer stored in a form is the upload's token;
+a PDF, Pillow decoding every pixel of an image, after checking its size in pixels from the header),
+and what is kept is a fresh copy written from what was decoded (:func:`_rewrite`), never the bytes
+sent: a forged, truncated or polyglot file, or a decompression bomb, never reaches an agent. The
+answer stored in a form is the upload's token;
 :func:`inscriptions.registrations.participants.file_lookup` checks it belongs to the household.
 """
 
@@ -15,6 +17,7 @@ import hashlib
 import os
 import secrets
 import tempfile
+import warnings
 from pathlib import Path
 from typing import IO
 
@@ -87,29 +90,71 @@ def _copy_limited(stream: IO[bytes], target: IO[bytes], limit: int) -> tuple[byt
     return head, size, digest.hexdigest()
 
 
-def _opens(path: Path, kind: str) -> bool:
-    """Whether the file really opens as ``kind``: its first bytes (all ``filetype`` reads) are
-    easy to forge, and staff will open what is kept."""
+# An image larger than this is refused from its header, before any pixel is decoded: a phone
+# photo is 12 to 50 Mpx, a scanned A4 page at 600 dpi 35 Mpx; a "decompression bomb" (a small
+# file of huge dimensions) would otherwise take gigabytes to decode.
+MAX_PIXELS = 60_000_000
+# Re-encoded photos keep this JPEG quality: no visible loss on a certificate, a third of the size.
+JPEG_QUALITY = 90
+
+
+def _rewrite(source: Path, target: Path, kind: str) -> None:
+    """Decode the file and write it again as a fresh ``kind`` file: whatever was hidden in it
+    (a polyglot, a script after the image data, metadata such as GPS) is not kept, and a file
+    that does not really open as ``kind`` is refused (its first bytes, all ``filetype`` reads,
+    are easy to forge). Raises :class:`UploadError`."""
+    damaged = UploadError(_("This file is damaged or cannot be opened. Choose another file."))
+    if kind == "pdf":
+        import pypdfium2 as pdfium
+
+        try:
+            document = pdfium.PdfDocument(str(source))
+        except Exception:
+            raise damaged from None
+        try:
+            if len(document) == 0:
+                raise damaged
+            # A full rewrite (not incremental): only the objects PDFium reads are written out.
+            with target.open("wb") as out:
+                document.save(out)
+        except UploadError:
+            raise
+        except Exception:
+            raise damaged from None
+        finally:
+            document.close()
+        return
+    from PIL import Image
+
+    def too_large() -> UploadError:
+        return UploadError(_("This image is too large: %(max)s million pixels at most. Take the photo again at a "
+                             "lower resolution, or scan at 300 dpi.", max=MAX_PIXELS // 1_000_000))
+
     try:
-        if kind == "pdf":
-            import pypdfium2 as pdfium
-
-            document = pdfium.PdfDocument(str(path))
-            try:
-                return len(document) > 0
-            finally:
-                document.close()
-        from PIL import Image
-
-        with Image.open(path) as image:
+        with warnings.catch_warnings():
+            # Pillow warns about big images; their size is checked just below, from the header.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            opened = Image.open(source)
+        with opened as image:
             if image.format != kind.upper():  # "JPEG", "PNG"
-                return False
-            image.verify()  # structure and checksums
-        with Image.open(path) as image:
+                raise damaged
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise too_large()
+            image.verify()  # structure and checksums (a PNG cut before its end fails here)
+        with Image.open(source) as image:
             image.load()  # every pixel decoded: a truncated photo fails here
-        return True
+            clean = image.convert("RGB") if kind == "jpeg" and image.mode not in ("RGB", "L") else image
+            if kind == "jpeg":
+                clean.save(target, "JPEG", quality=JPEG_QUALITY)
+            else:
+                clean.save(target, "PNG")
+    except UploadError:
+        raise
+    except Image.DecompressionBombError:  # Pillow's own limit, beyond ours: refused from the header too
+        raise too_large() from None
     except Exception:  # any failure to open is the same answer for the family: not usable
-        return False
+        raise damaged from None
 
 
 def store_upload(
@@ -150,9 +195,15 @@ def store_upload(
                 _("This file is not accepted: send a %(kinds)s file (a photo or a scan).",
                   kinds=accepted_label(accept))
             )
-        if not _opens(Path(tmp_name), kind):
-            raise UploadError(_("This file is damaged or cannot be opened. Choose another file."))
-        os.replace(tmp_name, folder / token)
+        clean_name = f"{tmp_name}.clean"
+        try:
+            _rewrite(Path(tmp_name), Path(clean_name), kind)
+            size = Path(clean_name).stat().st_size
+            sha256 = hashlib.sha256(Path(clean_name).read_bytes()).hexdigest()
+            os.replace(clean_name, folder / token)
+        finally:
+            Path(clean_name).unlink(missing_ok=True)
+        Path(tmp_name).unlink(missing_ok=True)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import current_app, has_request_context, url_for
+from flask import current_app, has_request_context, request, url_for
 
 
 def public_url(endpoint: str, **values: object) -> str | None:
@@ -25,3 +25,12 @@ def public_url(endpoint: str, **values: object) -> str | None:
         parts.netloc, script_name=parts.path.rstrip("/") or "/", url_scheme=parts.scheme or "https"
     )
     return adapter.build(endpoint, values, force_external=True)
+
+
+def site_url(path: str) -> str:
+    """The site's own address for a link sent by e-mail from a request: ``PUBLIC_URL`` when set,
+    so a forged ``Host`` header cannot make the e-mail point to another site."""
+    base = current_app.config.get("PUBLIC_URL")
+    if base:
+        return str(base).rstrip("/") + path
+    return request.host_url.rstrip("/") + path

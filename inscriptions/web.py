@@ -14,6 +14,7 @@ from flask import (
     render_template,
     request,
     send_file,
+    session,
 )
 from flask_babel import get_translations
 from flask_babel import lazy_gettext as _l
@@ -22,6 +23,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from inscriptions import TOWN_KEY
+from inscriptions.boundary import BadInput
 from inscriptions.database import BusyError
 
 ERROR_MESSAGES = {
@@ -36,6 +38,9 @@ ERROR_MESSAGES = {
 }
 
 # Inline scripts and styles are not allowed: the pages work without JavaScript anyway.
+# Files the same for everyone (stylesheets, scripts, the town's logo): cacheable even when signed in.
+CACHEABLE_ENDPOINTS = frozenset({"static", "town_logo"})
+
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
@@ -99,7 +104,8 @@ def init_web(app: Flask) -> None:
 
             return http_error_response(exc)
         code = exc.code or 500
-        message = ERROR_MESSAGES.get(code, exc.description)
+        # A refused text says why (inscriptions.boundary); other errors get the plain sentence.
+        message = exc.description if isinstance(exc, BadInput) else ERROR_MESSAGES.get(code, exc.description)
         if isinstance(exc, RequestEntityTooLarge):
             limit_mb = (current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
             message = _l("The file is too large: %(n)s MB at most. Take a smaller photo or scan "
@@ -124,8 +130,20 @@ def init_web(app: Flask) -> None:
     def _busy(exc: BusyError) -> tuple[str, int]:
         return render_template("error.html", code=503, message=ERROR_MESSAGES[503]), 503
 
+    @app.before_request
+    def _read_input() -> None:
+        # Parsed now, so a text the boundary refuses (inscriptions.boundary) is a 400 whether or
+        # not the page reads that parameter; form bodies only for the form content types.
+        request.args  # noqa: B018
+        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            request.form  # noqa: B018
+
     @app.after_request
     def _headers(response: Response) -> Response:
+        if request.endpoint not in CACHEABLE_ENDPOINTS and session.get("_user_id") is not None:
+            # A signed-in page may show a family's data: no copy in the browser's cache or on a
+            # proxy, where the next person at a shared counter PC could open it with "Back".
+            response.headers["Cache-Control"] = "no-store"
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")

@@ -14,6 +14,8 @@ from flask_babel import lazy_gettext as _l
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from inscriptions.boundary import BadInput
+
 # Codes for HTTP errors raised outside the API's own checks (unknown URL, wrong method...).
 HTTP_CODES: dict[int, tuple[str, Any]] = {
     400: ("bad_request", _l("The request could not be understood.")),
@@ -71,6 +73,8 @@ def http_error_response(exc: HTTPException) -> Response:
     """An HTTP error (unknown URL, wrong method, 500...) under ``/api/`` as JSON."""
     status = exc.code or 500
     code, message = HTTP_CODES.get(status, ("error", exc.description or ""))
+    if isinstance(exc, BadInput):  # a query parameter refused by the input boundary: say why
+        code, message = "invalid_text", exc.description
     response = error_response(ApiError(status, code, str(message)))
     if status == 405 and hasattr(exc, "valid_methods") and exc.valid_methods:
         response.headers["Allow"] = ", ".join(exc.valid_methods)

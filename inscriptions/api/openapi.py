@@ -32,13 +32,15 @@ def _json(model: type[BaseModel], description: str) -> dict[str, Any]:
 
 def _errors(*statuses: int) -> dict[str, Any]:
     descriptions = {
-        400: "The body is not valid JSON.",
+        400: "The body is not valid JSON (or nests deeper than 32 levels), or a query parameter holds a "
+             "control character.",
         401: "No token, or an unknown or revoked one.",
         403: "The token's account may not do this.",
         404: "Not found (also for another household's registration).",
         409: "This idempotency key was already used for another booking (`key_reused`).",
         415: "The body is not sent as JSON.",
-        422: "Invalid values, or the booking was refused: see `fields` and `general`.",
+        422: "Invalid values (a text with a control character: `invalid_text`), or the booking was refused: "
+             "see `fields` and `general`.",
         503: "Busy: nothing was saved, try again after `Retry-After` seconds.",
     }
     return {str(code): _json(sc.ErrorOut, descriptions[code]) for code in statuses}

@@ -9,7 +9,6 @@ Bookings go through :func:`create_registrations`, like the web portal and the co
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request, url_for
@@ -27,6 +26,7 @@ from inscriptions.api import schemas as sc
 from inscriptions.api.errors import ApiError, busy_error, error_response, http_error_response, validation_error
 from inscriptions.api.openapi import openapi_document
 from inscriptions.api.tokens import account_for_token, token_owner
+from inscriptions.boundary import BadInput, load_json
 from inscriptions.database import BusyError
 from inscriptions.definitions import schema as s
 from inscriptions.definitions.registry import definition_for, registry
@@ -118,17 +118,16 @@ def _reply(model: BaseModel, status: int = 200) -> Response:
     return response
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(name)
-
-
 def _json_body() -> Any:
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type",
                        _("Send the request body as JSON (Content-Type: application/json)."))
     try:
-        # NaN and Infinity are not JSON: refuse them here rather than store them.
-        return json.loads(request.get_data(cache=False), parse_constant=_reject_constant)
+        # NaN, Infinity and bodies nested too deep are refused here rather than stored, and every
+        # string goes through the one input boundary (inscriptions.boundary).
+        return load_json(request.get_data(cache=False))
+    except BadInput as exc:
+        raise ApiError(422, "invalid_text", str(BadInput.description)) from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, "invalid_json", _("The request body is not valid JSON.")) from exc
 

@@ -6,7 +6,7 @@ import hmac
 from functools import cache
 from urllib.parse import urlsplit
 
-from flask import session
+from flask import current_app, session
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
@@ -15,7 +15,7 @@ from inscriptions.auth.passwords import hash_password, needs_rehash, verify_pass
 from inscriptions.digits import is_digits
 from inscriptions.extensions import db
 from inscriptions.models import Account, Guardian, Household
-from inscriptions.models.account import login_fingerprint
+from inscriptions.models.account import login_fingerprint, session_clock
 
 
 def load_account(account_id: str) -> Account | None:
@@ -29,22 +29,36 @@ def load_account(account_id: str) -> Account | None:
     Runs on every signed-in request: the guardian, household and staff grants that nearly every
     page (and the menu) reads come in the same query instead of three more.
     """
-    if not isinstance(account_id, str):
+    parsed = parse_login_id(account_id)
+    if parsed is None:
         return None
-    raw_id, sep, fingerprint = account_id.partition(":")
-    if not sep or not fingerprint:
-        return None
-    try:
-        key = int(raw_id)
-    except ValueError:
-        return None
+    key, fingerprint, issued = parsed
     account = db.session.get(
         Account, key, options=[joinedload(Account.guardian).joinedload(Guardian.household),
                                joinedload(Account.staff_roles)]
     )
-    if account is None or not hmac.compare_digest(fingerprint.encode(), account.login_fingerprint().encode()):
+    if account is None or not hmac.compare_digest(fingerprint.encode(), account.login_fingerprint(issued).encode()):
         return None
+    account._issued = issued  # type: ignore[attr-defined]  # get_id gives back the same value
     return account
+
+
+def parse_login_id(value: object) -> tuple[int, str, int] | None:
+    """``(account id, fingerprint, issued)`` of a session's or remember-me cookie's user id, or
+    None when it is malformed or its log-in is older than ``REMEMBER_COOKIE_DURATION``."""
+    if not isinstance(value, str):
+        return None
+    raw_id, sep, rest = value.partition(":")
+    fingerprint, sep2, raw_issued = rest.partition(":")
+    if not sep or not sep2 or not fingerprint or not is_digits(raw_id) or len(raw_id) > 12 \
+            or not is_digits(raw_issued) or len(raw_issued) > 12:
+        return None
+    issued = int(raw_issued)
+    max_age = current_app.config["REMEMBER_COOKIE_DURATION"]
+    # A few minutes ahead are tolerated: servers' clocks may differ that much.
+    if not -300 <= session_clock() - issued <= max_age.total_seconds():
+        return None
+    return int(raw_id), fingerprint, issued
 
 
 def session_household_id() -> int | None:
@@ -56,19 +70,18 @@ def session_household_id() -> int | None:
 
     Checks exactly what :func:`load_account` checks: the id and the fingerprint of the password hash.
     """
-    raw = session.get("_user_id")
-    if not isinstance(raw, str):
+    parsed = parse_login_id(session.get("_user_id"))
+    if parsed is None:
         return None
-    raw_id, sep, fingerprint = raw.partition(":")
-    if not sep or not fingerprint or not is_digits(raw_id) or len(raw_id) > 12:
-        return None
+    account_id, fingerprint, issued = parsed
     # On the session's connection (Core): the ORM session's execute would cost more than the query.
     row = db.session.connection().execute(
-        select(Account.password_hash, Guardian.household_id)
+        select(Account.password_hash, Account.session_generation, Guardian.household_id)
         .join(Guardian, Guardian.id == Account.guardian_id)
-        .where(Account.id == int(raw_id))
+        .where(Account.id == account_id, Account.active.is_(True))
     ).first()
-    if row is None or not hmac.compare_digest(fingerprint.encode(), login_fingerprint(row.password_hash).encode()):
+    if row is None or not hmac.compare_digest(
+            fingerprint.encode(), login_fingerprint(row.password_hash, row.session_generation, issued).encode()):
         return None
     return int(row.household_id)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
@@ -34,8 +34,37 @@ def submitted_email() -> str:
 
 
 def failed_login(response: Response) -> bool:
-    """Only failed log-ins count against an account: a successful one redirects."""
-    return response.status_code != 302
+    """Only log-ins whose password was checked and wrong count against an account: not a success,
+    not a form error, and not an attempt another limit already refused (the per-address limit),
+    or a flood from elsewhere would lock the owner out for longer."""
+    return bool(g.get("login_failed"))
+
+
+def account_limit_exempt() -> bool:
+    """``exempt_when`` of the per-account log-in limit: limits off, or this browser opened the
+    account's unlock link (inscriptions.auth.unlock)."""
+    from inscriptions.auth.unlock import unlocked_for
+
+    return limits_off() or unlocked_for(submitted_email().removeprefix("email:"))
+
+
+def account_locked(_limit: object) -> None:
+    """``on_breach`` of the per-account log-in limit: the first time in a window, e-mail the
+    owner (if the typed e-mail has an account) a link to log in all the same."""
+    from flask import url_for
+
+    from inscriptions import jobs
+    from inscriptions.auth.accounts import find_account
+    from inscriptions.auth.unlock import first_in_window, make_unlock_token
+    from inscriptions.urls import site_url
+
+    email = submitted_email().removeprefix("email:")
+    if not email or not first_in_window(limiter.storage, email):
+        return
+    account = find_account(email)
+    if account is not None and account.is_active:
+        link = site_url(url_for("auth.unlock_login", token=make_unlock_token(account)))
+        jobs.enqueue("inscriptions.auth.unlock:send_unlock_link", account.id, link)
 
 
 def limits_off() -> bool:

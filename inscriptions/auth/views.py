@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
@@ -18,13 +18,23 @@ from inscriptions.auth.accounts import (
     safe_next,
 )
 from inscriptions.auth.forms import ChangePasswordForm, LoginForm, NewPasswordForm, ResetRequestForm, SignupForm
-from inscriptions.auth.limits import failed_login, limiter, limits_off, setting, submitted_email
+from inscriptions.auth.limits import (
+    account_limit_exempt,
+    account_locked,
+    failed_login,
+    limiter,
+    limits_off,
+    setting,
+    submitted_email,
+)
 from inscriptions.auth.passwords import hash_password
 from inscriptions.auth.reset import account_for_reset_token, dummy_reset_token, make_reset_token
 from inscriptions.auth.signup import PendingSignup, make_signup_token, pending_signup_for_token
 from inscriptions.auth.signup import max_age as signup_max_age
+from inscriptions.auth.unlock import account_for_unlock_token, unlock_browser
 from inscriptions.extensions import db, login_manager
 from inscriptions.models import Account
+from inscriptions.urls import site_url
 
 bp = Blueprint("auth", __name__)
 
@@ -138,7 +148,7 @@ def _signup_already_done(pending: PendingSignup) -> ResponseReturnValue:
 @bp.route("/connexion", methods=["GET", "POST"])
 @limiter.limit(setting("LOGIN_LIMIT_PER_IP"), methods=["POST"], exempt_when=limits_off)
 @limiter.limit(setting("LOGIN_LIMIT_PER_ACCOUNT"), methods=["POST"], key_func=submitted_email,
-               deduct_when=failed_login, exempt_when=limits_off)
+               deduct_when=failed_login, exempt_when=account_limit_exempt, on_breach=account_locked)
 def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(_after_login_url())
@@ -151,13 +161,37 @@ def login() -> ResponseReturnValue:
             record_login(account)
             return redirect(_after_login_url())
         # One message whatever went wrong: it must not tell whether the e-mail has an account.
-        failed = True
+        failed = g.login_failed = True
     next_url = safe_next(request.args.get("next"))
     return render_template("auth/login.html", form=form, failed=failed, next_url=next_url)
 
 
+@bp.get("/connexion/debloquer/<token>")
+def unlock_login(token: str) -> ResponseReturnValue:
+    """The e-mailed link of a locked account: this browser may log in to it despite the
+    per-account limit (auth.unlock). The same page whatever the token says."""
+    account = account_for_unlock_token(token)
+    form = LoginForm(formdata=None)
+    if account is not None:
+        unlock_browser(account)
+        form.email.data = account.email
+        flash(_("You can log in now: type your password."), "success")
+    else:
+        flash(_("This link has expired or was already replaced. Wait a few minutes, or choose a new "
+                "password."), "error")
+    # The log-in form itself (posting to /connexion), the address filled in when the link is good.
+    return render_template("auth/login.html", form=form, failed=False, next_url=None)
+
+
 @bp.post("/deconnexion")
 def logout() -> ResponseReturnValue:
+    """Log out: the account's sessions and remember-me cookies end on the server too, so a copy
+    of a cookie (a shared counter PC, a stolen laptop) opens nothing afterwards. With cookie
+    sessions the server cannot tell one browser's session from another's: every device of the
+    account is logged out."""
+    if current_user.is_authenticated:
+        current_user.end_sessions()
+        db.session.commit()
     logout_user()
     flash(_("You are logged out."), "success")
     return redirect(url_for("portal.index"))
@@ -184,12 +218,7 @@ def forgot_password() -> ResponseReturnValue:
 
 
 def _absolute(path: str) -> str:
-    """The site's own address for a link sent by e-mail: ``PUBLIC_URL`` when set, so a forged
-    ``Host`` header cannot make the reset e-mail point to another site."""
-    base = current_app.config.get("PUBLIC_URL")
-    if base:
-        return str(base).rstrip("/") + path
-    return request.host_url.rstrip("/") + path
+    return site_url(path)
 
 
 def _reset_minutes() -> int:
@@ -230,7 +259,7 @@ def _tell_password_changed(account: Account) -> None:
 
 def _signed_in_account() -> str:
     """Rate-limit key of the password change: the signed-in account, wherever it connects from."""
-    return f"account:{current_user.get_id()}"
+    return f"account:{current_user.id}"
 
 
 @bp.route("/compte/mot-de-passe", methods=["GET", "POST"])
@@ -253,6 +282,7 @@ def change_password() -> ResponseReturnValue:
             login_user(account, remember=remembered)
             flash(_("Your password is changed. Your other sessions are logged out."), "success")
             return redirect(url_for("auth.change_password"))
+        g.login_failed = True  # counts against the account, as a wrong password at log-in
         form.current_password.errors.append(_("This is not your current password."))
     status = 400 if form.errors else 200
     return render_template("auth/change_password.html", form=form), status

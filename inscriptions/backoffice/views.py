@@ -36,6 +36,7 @@ from inscriptions.backoffice.access import (
     reviewable_services,
     service_for_review,
 )
+from inscriptions.boundary import filter_day
 from inscriptions.clock import local_zone, now
 from inscriptions.definitions import schema as s
 from inscriptions.definitions.loader import LoadedService
@@ -145,7 +146,7 @@ def answer_filters(defn: s.ServiceDefinition) -> list[AnswerFilter]:
 
 def _local_day(value: str) -> dt.date | None:
     try:
-        return dt.date.fromisoformat(value.strip()) if value and value.strip() else None
+        return filter_day(value) if value and value.strip() else None
     except ValueError:
         return None
 

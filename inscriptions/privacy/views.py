@@ -26,6 +26,7 @@ from wtforms import BooleanField, PasswordField
 from wtforms.validators import DataRequired
 
 from inscriptions.audit import Action, log_access, log_read
+from inscriptions.boundary import filter_day
 from inscriptions.clock import utcnow_naive
 from inscriptions.digits import is_digits
 from inscriptions.extensions import db
@@ -206,7 +207,7 @@ def staff_photo_consents(service_code: str) -> ResponseReturnValue:
 
 def _date(value: str) -> dt.date | None:
     try:
-        return dt.date.fromisoformat(value) if value else None
+        return filter_day(value) if value else None
     except ValueError:
         return None
 

@@ -93,6 +93,11 @@ def test_sending_anything_never_fails_on_the_server(api, family, data) -> None: 
     application_id = data.draw(st.integers(-5, 2**70).map(str) | st.text(max_size=12).filter(lambda t: "/" not in t))
     token = data.draw(st.sampled_from(family["tokens"]))
     response = api("POST", f"/applications/{application_id}/send", token)
+    if response.status_code == 400:
+        # A "?" made the rest a query string, and it held a control character: refused at the
+        # input boundary, in JSON.
+        assert "?" in application_id and response.get_json()["error"]["code"] == "invalid_text"
+        return
     assert response.status_code in (202, 404, 405, 409), response.get_data(as_text=True)[:300]
     assert response.status_code == 405 or response.is_json
 

@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Callable
+from html import unescape
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from inscriptions.boundary import CONTROL
 from inscriptions.definitions import schema as s
 from inscriptions.definitions.registry import registry
 from inscriptions.extensions import db
@@ -147,9 +149,16 @@ def test_wizard_posts_never_fail(make_app: Callable[..., Flask], make_household:
     @given(data=form)
     @settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     def post(data: dict[str, Any]) -> None:
+        before = _draft_state(app, token)
         response = client.post(f"/inscription/{token}/etape/{page}", data=data)
         assert response.status_code < 500, response.get_data(as_text=True)[:2000]
-        if response.status_code == 200:
+        if response.status_code == 400:
+            # A control character (NUL...) anywhere: refused at the input boundary, saying why, and
+            # nothing of this post is saved.
+            assert any(CONTROL.search(text) for text in _texts(data)), data
+            assert "caractère de contrôle invisible" in unescape(response.get_data(as_text=True))
+            assert _draft_state(app, token) == before
+        elif response.status_code == 200:
             # "next" with wrong answers shows the error summary; any other action saved the draft
             # and shows the page again (an unknown action included).
             action = data.get("_action", "next")
@@ -166,6 +175,15 @@ def test_wizard_posts_never_fail(make_app: Callable[..., Flask], make_household:
             assert any(part in location for part in ("/inscription/", "/services/", "/mes-inscriptions")), location
 
     post()
+
+
+def _texts(data: dict[str, Any]) -> list[str]:
+    """Every key and text value of a posted form."""
+    found: list[str] = []
+    for key, value in data.items():
+        found.append(key)
+        found += [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str)]
+    return found
 
 
 @pytest.mark.parametrize("key", ["²", "١", "1²", "-1", " 1"])

@@ -88,9 +88,9 @@ def _reset_password(site: Flask, client: FlaskClient, account_id: int, password:
 def test_get_id_carries_a_fingerprint_that_follows_the_password(app: Flask, family: tuple[int, str]) -> None:
     account = db.session.get(Account, family[0])
     before = account.get_id()
-    account_id, _sep, fingerprint = before.partition(":")
+    account_id, fingerprint, issued = before.split(":")
     assert account_id == str(account.id)
-    assert re.fullmatch(r"[0-9a-f]{16}", fingerprint)
+    assert re.fullmatch(r"[0-9a-f]{16}", fingerprint) and issued.isdigit()
     # Not a piece of the password hash: the session cookie is only signed, anyone can read it.
     assert fingerprint not in account.password_hash
     assert load_account(before) is account
@@ -180,21 +180,26 @@ def test_bare_or_forged_user_ids_are_refused(site: Flask, family: tuple[int, str
     with site.app_context():
         account = db.session.get(Account, account_id)
         genuine = account.get_id()
-        fingerprint = genuine.partition(":")[2]
+        fingerprint, issued = genuine.split(":")[1:]
         other = db.session.scalar(db.select(Account).filter(Account.id != account_id))
         other_id = other.id if other else account_id + 1000
     forged = [
         str(account_id),  # a bare id: what sessions held before fingerprints
+        f"{account_id}:{fingerprint}",  # no log-in time: what sessions held before it
+        f"{account_id}:{fingerprint}:{int(issued) - 1}",  # another log-in time, same fingerprint
+        f"{account_id}:{fingerprint}:",
+        f"{account_id}:{fingerprint}:{issued}x",
         f"{account_id}:",
-        f"{account_id}:{'0' * 16}",
-        f"{account_id}:{fingerprint.upper()}",
-        f"{account_id}:{fingerprint[:-1]}",
-        f"{account_id}:{fingerprint}x",
-        f"{account_id}:é{fingerprint[1:]}",  # not ASCII: refused, not a server error
-        f"{other_id}:{fingerprint}",  # the fingerprint of another account
-        f"{account_id + 1000}:{fingerprint}",  # no such account
-        f":{fingerprint}",
-        f"x{account_id}:{fingerprint}",
+        f"{account_id}:{'0' * 16}:{issued}",
+        f"{account_id}:{fingerprint.upper()}:{issued}",
+        f"{account_id}:{fingerprint[:-1]}:{issued}",
+        f"{account_id}:{fingerprint}x:{issued}",
+        f"{account_id}:é{fingerprint[1:]}:{issued}",  # not ASCII: refused, not a server error
+        f"{account_id}:{fingerprint}:{'٩' * 10}",  # non-ASCII digits
+        f"{other_id}:{fingerprint}:{issued}",  # the fingerprint of another account
+        f"{account_id + 1000}:{fingerprint}:{issued}",  # no such account
+        f":{fingerprint}:{issued}",
+        f"x{account_id}:{fingerprint}:{issued}",
         "",
         ":",
     ]
@@ -227,3 +232,86 @@ def test_a_signed_remember_cookie_with_a_bare_id_is_refused(site: Flask, family:
     client = site.test_client()
     client.set_cookie(cookie_name, genuine)
     assert _logged_in(client)
+
+
+
+def _copy_cookies(source: FlaskClient, site: Flask) -> FlaskClient:
+    """Another browser holding copies of ``source``'s cookies (a shared PC, a stolen laptop)."""
+    thief = site.test_client()
+    for name in (site.config["SESSION_COOKIE_NAME"], site.config.get("REMEMBER_COOKIE_NAME", "remember_token")):
+        cookie = source.get_cookie(name)
+        if cookie is not None:
+            thief.set_cookie(name, cookie.value)
+    return thief
+
+
+def _log_out(client: FlaskClient) -> None:
+    response = client.post("/deconnexion", data={"csrf_token": _csrf(client, "/mon-foyer/")})
+    assert response.status_code == 302
+
+
+def test_logging_out_ends_copies_of_the_session_and_remember_cookies(site: Flask, family: tuple[int, str]) -> None:
+    _account_id, email = family
+    browser = site.test_client()
+    _log_in(browser, email, remember=True)
+    session_copy, remember_copy = _copy_cookies(browser, site), _copy_cookies(browser, site)
+    _drop_session_cookie(site, remember_copy)
+    assert _logged_in(session_copy) and _logged_in(remember_copy)
+    _drop_session_cookie(site, remember_copy)
+
+    _log_out(browser)
+
+    assert not _logged_in(browser)
+    assert not _logged_in(session_copy)
+    assert remember_copy.get_cookie("remember_token") is not None
+    assert not _logged_in(remember_copy)
+    # Logging in again works as usual.
+    _log_in(browser, email)
+    assert _logged_in(browser)
+
+
+def test_staff_end_sessions_command(site: Flask, family: tuple[int, str]) -> None:
+    _account_id, email = family
+    browser = site.test_client()
+    _log_in(browser, email, remember=True)
+    assert _logged_in(browser)
+    db.session.rollback()  # the test's own read transaction, on the same SQLite file
+    result = site.test_cli_runner().invoke(args=["staff", "end-sessions", email.upper()])
+    assert result.exit_code == 0 and "every session ended" in result.output
+    assert not _logged_in(browser)
+    _drop_session_cookie(site, browser)
+    assert not _logged_in(browser)
+    missing = site.test_cli_runner().invoke(args=["staff", "end-sessions", "nobody@example.fr"])
+    assert missing.exit_code != 0 and "no account" in missing.output
+
+
+def test_sessions_and_remember_cookies_expire(site: Flask, family: tuple[int, str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import inscriptions.auth.accounts as accounts
+    import inscriptions.models.account as account_model
+
+    _account_id, email = family
+    browser = site.test_client()
+    _log_in(browser, email, remember=True)
+    remembered = _copy_cookies(browser, site)
+    _drop_session_cookie(site, remembered)
+    now = account_model.session_clock()
+    lifetime = int(site.config["REMEMBER_COOKIE_DURATION"].total_seconds())
+    monkeypatch.setattr(accounts, "session_clock", lambda: now + lifetime - 60)
+    assert _logged_in(browser)
+    monkeypatch.setattr(accounts, "session_clock", lambda: now + lifetime + 60)
+    assert not _logged_in(browser)
+    assert not _logged_in(remembered)
+
+
+def test_signed_in_pages_are_not_cached(site: Flask, family: tuple[int, str]) -> None:
+    _account_id, email = family
+    visitor = site.test_client()
+    assert "no-store" not in visitor.get("/").headers.get("Cache-Control", "")
+    browser = site.test_client()
+    _log_in(browser, email)
+    for path in ("/mon-foyer/", "/", "/mes-inscriptions"):
+        response = browser.get(path)
+        assert response.headers.get("Cache-Control") == "no-store", path
+    stylesheet = next(iter(site.url_map.iter_rules("static"))).rule.replace("<path:filename>", "css/site.css")
+    assert "no-store" not in browser.get(stylesheet).headers.get("Cache-Control", "")

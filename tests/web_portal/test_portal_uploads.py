@@ -34,6 +34,13 @@ def _image(fmt: str) -> bytes:
     return out.getvalue()
 
 
+def _pdf_text(data: bytes) -> str:
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(data)
+    return "".join(document[i].get_textpage().get_text_range() for i in range(len(document)))
+
+
 PDF = _pdf()
 PNG = _image("PNG")
 JPEG = _image("JPEG")
@@ -46,10 +53,12 @@ def _file(data: bytes, name: str) -> FileStorage:
 def test_a_real_pdf_is_stored_outside_static(app, family):
     upload = store_upload(family.id, _file(PDF, "../../certificat médical.pdf"), accept=["pdf"])
     db.session.commit()
-    assert upload.content_type == "application/pdf" and upload.size == len(PDF)
+    assert upload.content_type == "application/pdf"
     assert upload.filename == "certificat médical.pdf"  # no folder part kept
     stored = app.config["UPLOAD_DIR"] / str(family.id) / upload.token
-    assert stored.read_bytes() == PDF
+    # A copy rewritten by PDFium (not the bytes sent), still the same one-page document.
+    assert upload.size == stored.stat().st_size and stored.read_bytes().startswith(b"%PDF")
+    assert _pdf_text(stored.read_bytes()).strip() == "Certificat médical"
     assert "static" not in str(stored)
     assert len(upload.sha256) == 64
 
@@ -129,7 +138,7 @@ def test_form_keeps_a_good_file_across_pages(client, portal, logged_in):
     assert reg.answers["certificate"] == upload_token
 
     download = client.get(f"/mes-documents/{upload_token}")
-    assert download.status_code == 200 and download.data == PDF
+    assert download.status_code == 200 and _pdf_text(download.data).strip() == "Certificat médical"
     assert download.headers["Content-Type"] == "application/pdf"
     assert "attachment" in download.headers["Content-Disposition"]
 
@@ -142,3 +151,51 @@ def test_a_token_of_another_household_is_not_accepted(client, portal, logged_in,
     _token, response = _natation_page1(client, portal, logged_in, lambda p: {f"{p}-certificate-kept": theirs.token})
     assert response.status_code == 200
     assert "Fichier introuvable" in response.get_data(as_text=True)
+
+
+def _png_of(width: int, height: int) -> bytes:
+    """A PNG of ``width`` x ``height`` pixels, one colour: a few hundred kilobytes at most,
+    whatever its size in pixels (what a "decompression bomb" is)."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("1", (width, height)).save(out, "PNG", optimize=True)
+    return out.getvalue()
+
+
+def test_a_decompression_bomb_is_refused_from_its_header(app, family):
+    import tracemalloc
+
+    bomb = _png_of(13_000, 13_000)  # 169 million pixels in a small file
+    assert len(bomb) < 2 * 1024 * 1024
+    tracemalloc.start()
+    with pytest.raises(UploadError, match="trop grande"):
+        store_upload(family.id, _file(bomb, "certificat.png"))
+    _current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    # Refused before decoding: no image buffer was ever allocated (169 MB in mode "L").
+    assert peak < 20 * 1024 * 1024
+    big = _png_of(9_000, 7_000)  # 63 Mpx: under Pillow's own warning, over ours
+    with pytest.raises(UploadError, match="60 millions de pixels"):
+        store_upload(family.id, _file(big, "scan.png"))
+    assert list((app.config["UPLOAD_DIR"] / str(family.id)).iterdir()) == []
+
+
+def test_what_is_kept_is_a_fresh_copy_not_the_bytes_sent(app, family):
+    """A polyglot (an image with something else after its end) and metadata are not kept."""
+    from PIL import Image
+
+    photo = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"  # Make
+    Image.new("RGB", (64, 48), (10, 200, 30)).save(photo, "JPEG", exif=exif)
+    payload = b"<script>alert(1)</script>%PDF-1.4 hidden"
+    upload = store_upload(family.id, _file(photo.getvalue() + payload, "photo.jpg"), accept=["jpeg"])
+    stored = (app.config["UPLOAD_DIR"] / str(family.id) / upload.token).read_bytes()
+    assert payload not in stored and b"PhoneMaker" not in stored
+    with Image.open(io.BytesIO(stored)) as kept:
+        assert kept.size == (64, 48) and kept.format == "JPEG"
+    tail = b"%%EOF\n<html><script>alert(1)</script></html>"
+    pdf = store_upload(family.id, _file(PDF + tail, "certificat.pdf"), accept=["pdf"])
+    kept_pdf = (app.config["UPLOAD_DIR"] / str(family.id) / pdf.token).read_bytes()
+    assert b"<script>" not in kept_pdf and _pdf_text(kept_pdf).strip() == "Certificat médical"
