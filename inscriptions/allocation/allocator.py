@@ -26,6 +26,7 @@ import datetime as dt
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -35,6 +36,7 @@ from sqlalchemy import DateTime, Row, and_, bindparam, exists, func, insert, lit
 from inscriptions import clock, jobs
 from inscriptions.allocation import draw, draws, priority, rules
 from inscriptions.definitions.registry import registry, version_definition
+from inscriptions.definitions.schema import ServiceDefinition
 from inscriptions.extensions import db
 from inscriptions.models import (
     AllocationDecision,
@@ -151,18 +153,7 @@ def decide_pending(service_code: str, *, limit: int | None = None, up_to: int | 
     live = service.definition
     now = clock.now()
 
-    codes = sorted({code for app in apps for wish in app.wishes for code in wish})
-    sessions = _lock_sessions(service_code, codes, now)
-    taken, held = _active_keys(service_code, {a.household_id for a in apps if a.household_id is not None})
-    decided = rules.decide(
-        [_request(app) for app in apps], sessions,
-        rules.Policy(has_sessions=bool(live.sessions), parent_chooses=live.waitlist_siblings == "parent_chooses",
-                     per_household=live.limits.per_household),
-        taken, held,
-    )
-    by_app: dict[int, list[rules.WishDecision]] = defaultdict(list)
-    for decision in decided.decisions:
-        by_app[decision.application_id].append(decision)
+    sessions, decided, by_app = _decide(live, apps, now, lock=True)
 
     run = AllocationRun(service_code=service_code, rule=rule.rule,
                         algorithm=_algorithm(rule.rule),
@@ -235,12 +226,21 @@ def trial(service_code: str, seed: str) -> list[TrialLine]:
     rows = draws.to_rank(service_code, clock.utcnow_naive())
     values = draws.rank(defn, seed, rows)
     rows.sort(key=lambda r: (-(values[r.id].get("points") or 0), values[r.id]["draw_rank"]))
-    now = clock.now()
-    codes = sorted({code for row in rows for wish in row.wishes for code in wish})
-    sessions = _lock_sessions(service_code, codes, now, lock=False)
-    taken, held = _active_keys(service_code, {r.household_id for r in rows if r.household_id is not None})
+    _sessions, _decided, by_app = _decide(defn, rows, clock.now(), lock=False)
+    return [TrialLine(public_number(defn.reference_prefix, row.queue_number), values[row.id].get("points"),
+                      values[row.id]["draw_rank"], values[row.id].get("draw_weight"), by_app[row.id])
+            for row in rows]
+
+
+def _decide(defn: ServiceDefinition, apps: Sequence[Any], now: dt.datetime, *, lock: bool) -> tuple[
+        dict[str, rules.SessionState], rules.Decided, dict[int, list[rules.WishDecision]]]:
+    """Decide ``apps`` (in the order given) against the sessions they ask for, read (and locked,
+    with ``lock``) now: the sessions' state, the decisions, and the decisions per application."""
+    codes = sorted({code for app in apps for wish in app.wishes for code in wish})
+    sessions = _lock_sessions(defn.code, codes, now, lock=lock)
+    taken, held = _active_keys(defn.code, {a.household_id for a in apps if a.household_id is not None})
     decided = rules.decide(
-        [_request(row) for row in rows], sessions,
+        [_request(app) for app in apps], sessions,
         rules.Policy(has_sessions=bool(defn.sessions), parent_chooses=defn.waitlist_siblings == "parent_chooses",
                      per_household=defn.limits.per_household),
         taken, held,
@@ -248,9 +248,7 @@ def trial(service_code: str, seed: str) -> list[TrialLine]:
     by_app: dict[int, list[rules.WishDecision]] = defaultdict(list)
     for decision in decided.decisions:
         by_app[decision.application_id].append(decision)
-    return [TrialLine(public_number(defn.reference_prefix, row.queue_number), values[row.id].get("points"),
-                      values[row.id]["draw_rank"], values[row.id].get("draw_weight"), by_app[row.id])
-            for row in rows]
+    return sessions, decided, by_app
 
 
 def _algorithm(rule: str) -> str:

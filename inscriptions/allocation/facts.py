@@ -30,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import ARRAY, Integer, any_, bindparam, cast, func, select
 
 from inscriptions.allocation.priority import ApplicationFacts
 from inscriptions.definitions.schema import ServiceDefinition
@@ -39,14 +39,28 @@ from inscriptions.extensions import db
 from inscriptions.models import Child, Guardian, Household, Registration, Status
 from inscriptions.plugin_api import ParticipantView
 
-# Ids per IN list: well under every database's limit on bound parameters.
+# Ids per IN list elsewhere than PostgreSQL: well under every database's limit on bound parameters.
 _CHUNK = 5000
 
 
 def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
+    """The ids in lists a query can take: one on PostgreSQL (one array), else IN lists."""
     ordered = sorted(set(ids))
-    for start in range(0, len(ordered), _CHUNK):
-        yield ordered[start:start + _CHUNK]
+    step = len(ordered) or 1 if _postgresql() else _CHUNK
+    for start in range(0, len(ordered), step):
+        yield ordered[start:start + step]
+
+
+def _postgresql() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def _member(column: Any, ids: list[int]) -> Any:
+    """``column IN ids``: on PostgreSQL ``= ANY`` of one array parameter (an IN list of 20,000
+    placeholders costs more to build and send than the query itself)."""
+    if _postgresql():
+        return column == any_(cast(bindparam(None, ids, type_=ARRAY(Integer)), ARRAY(Integer)))
+    return column.in_(ids)
 
 
 def application_facts(defn: ServiceDefinition, applications: Sequence[Any]) -> dict[int, ApplicationFacts]:
@@ -58,15 +72,18 @@ def application_facts(defn: ServiceDefinition, applications: Sequence[Any]) -> d
     town = current_app.extensions["inscriptions.town"]
 
     households: dict[int, dict[str, Any]] = {}
+    resident: dict[tuple[str, str], bool] = {}
     for chunk in _chunks(household_ids):
         for row in db.session.execute(
             select(Household.id, Household.city, Household.postcode, Household.quotient_familial)
-            .where(Household.id.in_(chunk))
+            .where(_member(Household.id, chunk))
         ):
-            households[row.id] = {"household.resident": town.is_resident(row.city, row.postcode),
-                                  "household.qf": row.quotient_familial}
+            place = (row.city, row.postcode)
+            if place not in resident:  # most households share a handful of addresses' towns
+                resident[place] = town.is_resident(row.city, row.postcode)
+            households[row.id] = {"household.resident": resident[place], "household.qf": row.quotient_familial}
         for household_id, count in db.session.execute(
-            select(Guardian.household_id, func.count(Guardian.id)).where(Guardian.household_id.in_(chunk))
+            select(Guardian.household_id, func.count(Guardian.id)).where(_member(Guardian.household_id, chunk))
             .group_by(Guardian.household_id)
         ):
             households[household_id]["household.single_guardian"] = count == 1
@@ -76,12 +93,12 @@ def application_facts(defn: ServiceDefinition, applications: Sequence[Any]) -> d
     people: dict[tuple[str, int], dict[str, Any]] = {}
     for chunk in _chunks(child_ids):
         for row in db.session.execute(
-            select(Child.id, Child.birth_date, Child.school, Child.class_name).where(Child.id.in_(chunk))
+            select(Child.id, Child.birth_date, Child.school, Child.class_name).where(_member(Child.id, chunk))
         ):
             people["child", row.id] = {"participant.age": _age(row.birth_date, on),
                                        "participant.school": row.school, "participant.class": row.class_name}
     for chunk in _chunks(guardian_ids):
-        for row in db.session.execute(select(Guardian.id, Guardian.birth_date).where(Guardian.id.in_(chunk))):
+        for row in db.session.execute(select(Guardian.id, Guardian.birth_date).where(_member(Guardian.id, chunk))):
             people["adult", row.id] = {"participant.age": _age(row.birth_date, on)}
 
     found: dict[int, ApplicationFacts] = {}
@@ -105,7 +122,7 @@ def _enrolled_children(defn: ServiceDefinition, household_ids: set[int]) -> dict
     for chunk in _chunks(household_ids):
         for household_id, child_id in db.session.execute(
             select(Registration.household_id, Registration.child_id).distinct()
-            .where(Registration.household_id.in_(chunk), Registration.service_code.in_(codes),
+            .where(_member(Registration.household_id, chunk), Registration.service_code.in_(codes),
                    Registration.status == Status.ACCEPTED, Registration.child_id.is_not(None))
         ):
             enrolled[household_id].add(child_id)
