@@ -95,8 +95,10 @@ if os.path.isdir(_SHM):
 accesslog = os.environ.get("INSCRIPTIONS_ACCESS_LOG", "-")
 errorlog = os.environ.get("INSCRIPTIONS_ERROR_LOG", "-")
 loglevel = os.environ.get("INSCRIPTIONS_LOG_LEVEL", "info")
-# Client (as seen by the proxy), request, status, size and time taken in milliseconds.
-access_log_format = '%({x-forwarded-for}i)s %(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
+# Client (as seen by the proxy), request, status, size and time taken in milliseconds. The
+# request is its method, path and protocol, never its query string: a counter's search
+# (``/guichet/?q=<surname>``) would otherwise keep families' names in the logs for months.
+access_log_format = '%({x-forwarded-for}i)s %(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s"'
 proc_name = "inscriptions"
 # Bounded request lines and headers: a defence against oversized requests.
 limit_request_line = 8190

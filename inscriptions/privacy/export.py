@@ -54,6 +54,7 @@ def household_data(household: Household) -> dict[str, Any]:
         select(PhotoConsent).where(PhotoConsent.child_id.in_(child_ids)).order_by(PhotoConsent.id)
     )) if child_ids else []
     town = current_app.extensions["inscriptions.town"]
+    own_accounts = {a.id for a in accounts.values()}
     return {
         "format_version": FORMAT_VERSION,
         "generated_at": _iso(utcnow_naive()),
@@ -97,7 +98,9 @@ def household_data(household: Household) -> dict[str, Any]:
             for c in consents
         ],
         "access_log": [
-            {"at": _iso(e.at), "action": e.action, "by_staff": e.actor_account_id is not None,
+            # The family's own accounts are not staff: their own downloads are theirs.
+            {"at": _iso(e.at), "action": e.action,
+             "by_staff": e.actor_account_id is not None and e.actor_account_id not in own_accounts,
              "reason": e.reason}
             for e in events_of_household(household.id)
         ],

@@ -113,6 +113,11 @@ def test_real_app_serves_under_gunicorn(db_url: str, tmp_path: Path) -> None:
         assert "<html" in body.lower()
         # The access log line carries the request time (our format), proving the file was used.
         assert _wait_until(lambda: ' "GET / HTTP/1.1" 200 ' in log_path.read_text(errors="replace"))
+        # A searched name never reaches the log: the path is logged without its query string.
+        before = log_path.read_text(errors="replace").count(' "GET / HTTP/1.1" 200 ')
+        assert _wait_for(f"http://127.0.0.1:{port}/?q=Durand-Lefebvre", server, log_path)[0] == 200
+        assert _wait_until(lambda: log_path.read_text(errors="replace").count(' "GET / HTTP/1.1" 200 ') > before)
+        assert "Durand-Lefebvre" not in log_path.read_text(errors="replace")
     finally:
         server.send_signal(signal.SIGTERM)
         try:

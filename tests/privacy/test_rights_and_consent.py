@@ -55,6 +55,10 @@ def test_download_all_data_json_and_pdf(app, client, make_household, book, login
 
     events = list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == Action.DOWNLOAD_OWN_DATA)))
     assert [(e.household_id, e.detail["format"]) for e in events] == [(home.id, "json"), (home.id, "pdf")]
+    # The family's own downloads are listed in its history as its own, not as staff's.
+    again = json.loads(client.get("/mon-foyer/donnees/export.json").get_data(as_text=True))
+    own = [e for e in again["access_log"] if e["action"] == Action.DOWNLOAD_OWN_DATA]
+    assert len(own) == 2 and not any(e["by_staff"] for e in own)
 
 
 def test_family_pages_need_a_log_in(client) -> None:
