@@ -47,6 +47,8 @@ class Action(enum.StrEnum):
     PHOTO_CONSENT = "photo_consent"
     READ_PHOTO_CONSENTS = "read_photo_consents"
     PURGE = "purge"
+    # A file a family sent with a form (a medical certificate...), opened by staff.
+    READ_DOCUMENT = "read_document"
 
 
 def _actor_id(actor: Account | int | None) -> int | None:

@@ -47,7 +47,8 @@ from inscriptions.models import Child, Registration, ServiceSession
 from inscriptions.notifications import household_emails, status_label
 from inscriptions.portal import catalogue
 from inscriptions.pricing import euros
-from inscriptions.privacy.sensitive import answer_pages_for
+from inscriptions.privacy.sensitive import answer_pages_for, staff_document_tokens
+from inscriptions.uploads import find_upload, open_upload
 
 bp = Blueprint("backoffice", __name__, url_prefix="/gestion")
 
@@ -317,7 +318,40 @@ def registration(service_code: str, reference: str) -> str:
         has_email=reg.household_id is not None and bool(household_emails(reg.household_id)),
         letter=_letter_kind(reg) is not None and reg.household is not None,
         error=None,
+        document_link=document_link(reg),
     )
+
+
+@bp.get("/<service_code>/inscriptions/<reference>/documents/<token>")
+@backoffice_required
+def document(service_code: str, reference: str, token: str) -> Response:
+    """A file sent with this registration's form (a medical certificate...), for the staff who
+    review it: only a file of an answer they may read (a sensitive field needs the permission to
+    read health data), and every opening is in the audit log."""
+    service = service_for_review(service_code)
+    reg = _registration(service, reference)
+    if token not in staff_document_tokens(current_user, reg) or reg.household_id is None:
+        abort(404)
+    upload = find_upload(token, reg.household_id)
+    if upload is None:
+        abort(404)
+    try:
+        path = open_upload(upload)
+    except FileNotFoundError:
+        abort(404)
+    log_read(current_user.id, Action.READ_DOCUMENT, reg.household_id,
+             {"reference": reg.reference, "service": reg.service_code, "file": upload.filename},
+             REVIEW_REASON, registration_id=reg.id)
+    response = send_file(path, mimetype=upload.content_type, as_attachment=True, download_name=upload.filename,
+                         max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def document_link(reg: Registration) -> Any:
+    """``token -> URL`` of the staff's copy of the files sent with ``reg`` (the answers' links)."""
+    return lambda token: url_for("backoffice.document", service_code=reg.service_code, reference=reg.reference,
+                                 token=token)
 
 
 @bp.post("/<service_code>/inscriptions/<reference>/statut")

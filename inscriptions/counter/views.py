@@ -42,6 +42,7 @@ from inscriptions import TOWN_KEY
 from inscriptions.allocation.status import application_status
 from inscriptions.audit import Action, log_access, log_read
 from inscriptions.auth.accounts import safe_next
+from inscriptions.backoffice.views import document_link
 from inscriptions.counter import access
 from inscriptions.counter.access import counter_required, has_counter_access
 from inscriptions.counter.entry import CounterEntry
@@ -692,6 +693,10 @@ def registration(reference: str) -> Any:
         pages=pages,
         sensitive_hidden=not sensitive and any(f.sensitive for _i, f in defn.iter_fields()),
         letter=_letter_kind(reg) is not None,
+        # The files sent are opened through the back office (its checks and its log), by those
+        # who may review this service; others see their names only.
+        document_link=document_link(reg) if can(current_user, "review_registrations", reg.service_code)
+        else (lambda _token: ""),
     )
 
 

@@ -88,3 +88,17 @@ def hides_path(defn: s.ServiceDefinition, path: str) -> bool:
     if any(p in hidden for p in parts):
         return True
     return any(f"{a}.{b}" in hidden for a, b in itertools.pairwise(parts))
+
+
+def staff_document_tokens(account: Account | None, registration: Any) -> set[str]:
+    """The upload tokens among ``registration``'s answers that ``account`` (staff) may open: those
+    of the answers :func:`answer_pages_for` shows them (a sensitive field's file needs the
+    permission to read health data)."""
+    from inscriptions.definitions.registry import definition_for
+    from inscriptions.forms import web
+
+    defn = definition_for(registration.form_version_id)
+    values = dict(registration.answers or {})
+    if not may_read_sensitive(account, registration.service_code):
+        values = without_sensitive(defn, values)
+    return set(web.file_tokens([f for page in defn.form.pages for f in page.fields], values))

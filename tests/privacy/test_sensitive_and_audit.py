@@ -137,3 +137,32 @@ def test_back_office_registration_page(client, booked, staff, login_as, role, se
     assert "Mamie Jeanne" in page
     for secret in SECRETS:
         assert (secret in page) is shown, secret
+
+
+def test_staff_open_the_file_sent_with_a_registration(client, make_household, book, staff, login_as) -> None:  # type: ignore[no-untyped-def]
+    from privacy_helpers import ANSWERS, upload_for
+
+    home = make_household()
+    token = upload_for(home)
+    outcome = book(home, answers={**ANSWERS, "certificate": token})
+    reg = db.session.get(Registration, outcome.registration_ids[0])
+    stranger = make_household(last_name="Autre")
+    theirs = upload_for(stranger)
+    url = f"/gestion/atelier/inscriptions/{reg.reference}/documents/{token}"
+
+    manager = login_as(staff("manager", "atelier"))
+    page = client.get(f"/gestion/atelier/inscriptions/{reg.reference}").get_data(as_text=True)
+    assert f'href="{url}"' in page  # the staff's link, not the family's
+    response = client.get(url)
+    assert response.status_code == 200 and response.mimetype == "image/png"
+    assert "no-store" in response.headers["Cache-Control"]
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == Action.READ_DOCUMENT))
+    assert (event.actor_account_id, event.household_id, event.registration_id) == (manager.id, home.id, reg.id)
+    # Only a file of this registration's answers: another household's token is not found.
+    assert client.get(f"/gestion/atelier/inscriptions/{reg.reference}/documents/{theirs}").status_code == 404
+
+    login_as(staff("agent", "atelier"))
+    assert client.get(url).status_code == 200  # the certificate is not flagged sensitive here
+    login_as(staff("dpo", None))  # no review of this service
+    assert client.get(url).status_code == 403
+

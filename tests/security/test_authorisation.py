@@ -190,6 +190,9 @@ ACCESS: dict[str, Rule] = {
     "backoffice.change": Rule(_url("/gestion/cantine/inscriptions/{w.reference_b}/statut"), SERVICE_X),
     "backoffice.letter": Rule(_url("/gestion/cantine/inscriptions/{w.reference_b}/courrier.pdf"), SERVICE_X,
                               may_be_missing=True),
+    # A file sent with B's registration: none here (404 once let in).
+    "backoffice.document": Rule(_url("/gestion/cantine/inscriptions/{w.reference_b}/documents/nothing"), SERVICE_X,
+                                may_be_missing=True),
     "backoffice.letters": Rule(_url("/gestion/cantine/courriers"), SERVICE_X),
     "backoffice.letters_pdf": Rule(_url("/gestion/cantine/courriers.pdf"), SERVICE_X, may_be_missing=True),
     # -- reports --------------------------------------------------------------------------------
