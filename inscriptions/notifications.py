@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from inscriptions.allocation.draws import published_draw
+from inscriptions.allocation.draws import drawn_count
 from inscriptions.allocation.explain import Explanation, explanation
 from inscriptions.definitions.registry import definition_for, registry
 from inscriptions.extensions import db
@@ -79,8 +79,7 @@ def registrations_received(batches: list[str]) -> int:
                 Application.batch.in_(batches), Application.service_code.in_(sorted(ranked)))):
             code = application.service_code
             if code not in drawn_of:
-                record = published_draw(code)
-                drawn_of[code] = record.applications if record is not None and record.drawn_at else None
+                drawn_of[code] = drawn_count(code)
             found = explanation(application, ranked[code], drawn_of[code])
             if found is not None:
                 drawn[application.batch] = found

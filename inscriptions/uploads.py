@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO
 
 import filetype
-from flask import current_app
+from flask import Response, abort, current_app, send_file
 from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
@@ -236,6 +236,19 @@ def uploads_by_token(tokens: list[str], household_id: int) -> dict[str, Upload]:
         select(Upload).where(Upload.household_id == household_id, Upload.token.in_(wanted))
     )
     return {row.token: row for row in rows}
+
+
+def download_response(upload: Upload) -> Response:
+    """The kept file as a download under the name the family gave it, never cached (a certificate
+    must not stay in a shared cache or the browser's); 404 when the file is gone from the disk."""
+    try:
+        path = open_upload(upload)
+    except FileNotFoundError:
+        abort(404)
+    response = send_file(path, mimetype=upload.content_type, as_attachment=True, download_name=upload.filename,
+                         max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 def open_upload(upload: Upload) -> Path:

@@ -37,10 +37,10 @@ ERROR_MESSAGES = {
     503: _l("The service is very busy. Nothing was lost: please try again in a few seconds."),
 }
 
-# Inline scripts and styles are not allowed: the pages work without JavaScript anyway.
 # Files the same for everyone (stylesheets, scripts, the town's logo): cacheable even when signed in.
 CACHEABLE_ENDPOINTS = frozenset({"static", "town_logo"})
 
+# Inline scripts and styles are not allowed: the pages work without JavaScript anyway.
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"

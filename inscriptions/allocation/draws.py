@@ -91,6 +91,12 @@ def published_draw(service_code: str) -> PublishedDraw | None:
                          record.seed if drawn else None, record.applications)
 
 
+def drawn_count(service_code: str) -> int | None:
+    """How many applications the service's draw ranked (None before the draw is made)."""
+    record = published_draw(service_code)
+    return record.applications if record is not None and record.drawn_at is not None else None
+
+
 def drawn_order(service_code: str, prefix: str) -> list[tuple[int, str, int]]:
     """``(rank, public id, weight)`` of every drawn application, in drawn order: what is published
     after the draw (no names: the numbers the families were given; the weight is what anyone

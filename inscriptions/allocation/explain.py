@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from inscriptions import clock
-from inscriptions.allocation.draws import published_draw
+from inscriptions.allocation.draws import drawn_count
 from inscriptions.definitions.registry import registry
 from inscriptions.definitions.schema import ServiceDefinition
 from inscriptions.registrations.windows import moment_text
@@ -148,6 +148,4 @@ def explain_application(application: Any) -> Explanation | None:
     live = registry().get(application.service_code)
     if live is None or not live.definition.allocation.uses_draw:
         return None
-    record = published_draw(application.service_code)
-    drawn_of = record.applications if record is not None and record.drawn_at is not None else None
-    return explanation(application, live.definition, drawn_of)
+    return explanation(application, live.definition, drawn_count(application.service_code))

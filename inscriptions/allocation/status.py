@@ -83,9 +83,6 @@ class ApplicationState:
     results: list[WishResult] = field(default_factory=list)
     # ``allocation: draw``, not drawn yet: when the draw is (in words); nothing happens before.
     draw_at: str | None = None
-    # Drawn: the application's rank in the draw, and how many applications were drawn.
-    drawn_rank: int | None = None
-    drawn_of: int | None = None
     # ``draw`` / ``points``: how the rule applied to this application, once ranked.
     explanation: Explanation | None = None
     # The service's rule (``arrival``, ``draw``, ``points``).
@@ -132,8 +129,6 @@ def application_status(application: Application) -> ApplicationState:
     if live is not None:
         state.rule = live.definition.allocation.rule
         state.explanation = explain_application(application)
-        if state.explanation is not None and application.draw_rank is not None:
-            state.drawn_rank, state.drawn_of = application.draw_rank, state.explanation.drawn_of
     if pending:
         return state
     regs = list(db.session.scalars(

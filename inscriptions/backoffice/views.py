@@ -48,7 +48,7 @@ from inscriptions.notifications import household_emails, status_label
 from inscriptions.portal import catalogue
 from inscriptions.pricing import euros
 from inscriptions.privacy.sensitive import answer_pages_for, staff_document_tokens
-from inscriptions.uploads import find_upload, open_upload
+from inscriptions.uploads import download_response, find_upload
 
 bp = Blueprint("backoffice", __name__, url_prefix="/gestion")
 
@@ -335,17 +335,10 @@ def document(service_code: str, reference: str, token: str) -> Response:
     upload = find_upload(token, reg.household_id)
     if upload is None:
         abort(404)
-    try:
-        path = open_upload(upload)
-    except FileNotFoundError:
-        abort(404)
     log_read(current_user.id, Action.READ_DOCUMENT, reg.household_id,
              {"reference": reg.reference, "service": reg.service_code, "file": upload.filename},
              REVIEW_REASON, registration_id=reg.id)
-    response = send_file(path, mimetype=upload.content_type, as_attachment=True, download_name=upload.filename,
-                         max_age=0)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return download_response(upload)
 
 
 def document_link(reg: Registration) -> Any:

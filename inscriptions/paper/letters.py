@@ -29,7 +29,7 @@ from sqlalchemy.orm import selectinload
 from inscriptions.allocation import explain
 from inscriptions.allocation.explain import explain_application
 from inscriptions.clock import local_zone, now
-from inscriptions.definitions.registry import definition_for
+from inscriptions.definitions.registry import definition_for, registry
 from inscriptions.extensions import db
 from inscriptions.models import Application, Household, Registration, Status, StatusChange
 from inscriptions.notifications import household_emails, status_label
@@ -228,7 +228,7 @@ class _LetterWriter:
         for reg in regs:
             self.registration(reg, letter.kind)
         self.y += 2.0
-        self.explanation(regs[0].application_id)
+        self.explanation(regs[0])
         self.para(_("Keep this letter: please give the reference for any question."))
         parts = [contact.name, contact.phone, str(contact.email or ""), contact.hours]
         self.para(_("Any question? Contact us: %(contact)s.", contact=", ".join(p for p in parts if p)))
@@ -237,14 +237,18 @@ class _LetterWriter:
         self.footer()
         c.showPage()
 
-    def explanation(self, application_id: int | None) -> None:
+    def explanation(self, reg: Registration) -> None:
         """How the service's draw or points applied to the family, with the legal mention that a
         decision taken by an algorithm carries (CRPA L311-3-1), as on the web page and the e-mail."""
-        application = db.session.get(Application, application_id) if application_id is not None else None
+        live = registry().get(reg.service_code)
+        if live is None or not live.definition.allocation.uses_draw or reg.application_id is None:
+            return  # decided by arrival: nothing to read, nothing to say
+        application = db.session.get(Application, reg.application_id)
         why = explain_application(application) if application is not None else None
-        if why is None or not why.sentences():
+        sentences = why.sentences() if why is not None else []
+        if not sentences:
             return
-        for line in why.sentences():
+        for line in sentences:
             self.para(line, after=1.0)
         self.y += 2.0
         contact = self.town.contact

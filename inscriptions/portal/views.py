@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -50,7 +50,7 @@ from inscriptions.registrations.create import RegistrationInput, RegistrationRef
 from inscriptions.registrations.participants import household_view
 from inscriptions.registrations.status import active_statuses, status_label
 from inscriptions.registrations.windows import opening_for
-from inscriptions.uploads import find_upload, open_upload, store_upload, uploads_by_token
+from inscriptions.uploads import download_response, find_upload, store_upload, uploads_by_token
 
 bp = Blueprint("portal", __name__)
 
@@ -800,13 +800,5 @@ def document(token: str) -> Response:
     upload = find_upload(token, _household().id)
     if upload is None:
         abort(404)
-    try:
-        path = open_upload(upload)
-    except FileNotFoundError:
-        abort(404)
-    response = send_file(path, mimetype=upload.content_type, as_attachment=True,
-                         download_name=upload.filename, max_age=0)
-    # Certificates and other documents must not stay in shared caches or the browser's cache.
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return download_response(upload)
 
