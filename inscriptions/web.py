@@ -140,21 +140,12 @@ def init_web(app: Flask) -> None:
 
     @app.after_request
     def _headers(response: Response) -> Response:
-        if request.endpoint not in CACHEABLE_ENDPOINTS and session.get("_user_id") is not None:
-            # A signed-in page may show a family's data: no copy in the browser's cache or on a
-            # proxy, where the next person at a shared counter PC could open it with "Back".
-            response.headers["Cache-Control"] = "no-store"
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
-        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        hsts = app.config.get("HSTS_MAX_AGE") or 0
-        if app.config.get("SESSION_COOKIE_SECURE") and hsts:
-            # Only when the site is served over HTTPS (secure cookies say so): browsers then
-            # refuse plain http for a year, so a downgrade cannot steal the session cookie.
-            response.headers.setdefault("Strict-Transport-Security", f"max-age={int(hsts)}")
+        signed_in = request.endpoint not in CACHEABLE_ENDPOINTS and session.get("_user_id") is not None
+        for name, value in security_headers(app.config, signed_in=signed_in):
+            if name == "Cache-Control":
+                response.headers[name] = value
+            else:
+                response.headers.setdefault(name, value)
         return response
 
     @app.get("/logo")
@@ -163,6 +154,31 @@ def init_web(app: Flask) -> None:
         if path is None or not path.is_file():
             abort(404)
         return send_file(path, max_age=3600)
+
+
+def security_headers(config: Any, *, signed_in: bool) -> list[tuple[str, str]]:
+    """The headers every answer carries (a view may set its own first, except Cache-Control on a
+    signed-in page); also used by the opening-morning send, answered before Flask
+    (:mod:`inscriptions.portal.quick_send`)."""
+    headers = []
+    if signed_in:
+        # A signed-in page may show a family's data: no copy in the browser's cache or on a
+        # proxy, where the next person at a shared counter PC could open it with "Back".
+        headers.append(("Cache-Control", "no-store"))
+    headers += [
+        ("Content-Security-Policy", CSP),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "same-origin"),
+        ("X-Frame-Options", "DENY"),
+        ("Permissions-Policy", PERMISSIONS_POLICY),
+        ("Cross-Origin-Opener-Policy", "same-origin"),
+    ]
+    hsts = config.get("HSTS_MAX_AGE") or 0
+    if config.get("SESSION_COOKIE_SECURE") and hsts:
+        # Only when the site is served over HTTPS (secure cookies say so): browsers then
+        # refuse plain http for a year, so a downgrade cannot steal the session cookie.
+        headers.append(("Strict-Transport-Security", f"max-age={int(hsts)}"))
+    return headers
 
 
 def _retry_after_seconds() -> str | None:

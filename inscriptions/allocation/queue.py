@@ -164,23 +164,35 @@ def send_prepared(application_id: int, household_id: int | Callable[[], int]) ->
 # application is numbered if it is this household's, prepared and open, and its web draft is
 # marked sent. Plain SQL on purpose: this is the statement every family sends at the opening
 # minute, and the ORM's work around it would cost more than the statement itself.
-_SEND_POSTGRESQL = text("""
+NUMBER_APPLICATION = ("UPDATE applications SET status = 'pending', "
+                      "queue_number = nextval('application_queue_numbers'), submitted_at = :now")
+SENDABLE = ("applications.id = :id AND applications.status = 'prepared' AND applications.opens_at <= :now "
+            "AND EXISTS (SELECT 1 FROM tx)")
+SENT_COLUMNS = "applications.service_code, applications.queue_number, applications.draft_id, applications.batch"
+CLAIM_DRAFT = ("claimed AS (UPDATE drafts SET submitted_batch = sent.batch, updated_at = :now "
+               "FROM sent WHERE drafts.id = sent.draft_id RETURNING drafts.id)")
+_SEND_POSTGRESQL = text(f"""
 WITH tx AS (SELECT pg_current_xact_id() AS id),
-sent AS (
-    UPDATE applications
-    SET status = 'pending', queue_number = nextval('application_queue_numbers'), submitted_at = :now
-    WHERE id = :id AND household_id = :household AND status = 'prepared' AND opens_at <= :now
-      AND EXISTS (SELECT 1 FROM tx)
-    RETURNING service_code, queue_number, draft_id, batch
+sent AS ({NUMBER_APPLICATION} WHERE {SENDABLE} AND applications.household_id = :household
+         RETURNING {SENT_COLUMNS}),
+{CLAIM_DRAFT}
+SELECT sent.*, (SELECT count(*) FROM claimed) AS claimed FROM sent
+""").bindparams(bindparam("now", type_=DateTime()))  # noqa: S608 (constants only)
+# The same send for the family signed in as account ``:account``, whose household is read in the
+# same statement (:mod:`inscriptions.portal.quick_send`): it also returns what the session's
+# log-in fingerprint is checked against, and the caller rolls back when that check fails.
+SEND_SIGNED_IN_POSTGRESQL = text(f"""
+WITH tx AS (SELECT pg_current_xact_id() AS id),
+who AS (
+    SELECT accounts.password_hash, accounts.session_generation, guardians.household_id
+    FROM accounts JOIN guardians ON guardians.id = accounts.guardian_id
+    WHERE accounts.id = :account AND accounts.active
 ),
-claimed AS (
-    UPDATE drafts SET submitted_batch = sent.batch, updated_at = :now
-    FROM sent WHERE drafts.id = sent.draft_id
-    RETURNING drafts.id
-)
-SELECT sent.service_code, sent.queue_number, sent.draft_id, sent.batch, (SELECT count(*) FROM claimed) AS claimed
-FROM sent
-""").bindparams(bindparam("now", type_=DateTime()))
+sent AS ({NUMBER_APPLICATION} FROM who WHERE {SENDABLE} AND applications.household_id = who.household_id
+         RETURNING {SENT_COLUMNS}, who.password_hash, who.session_generation),
+{CLAIM_DRAFT}
+SELECT sent.*, (SELECT count(*) FROM claimed) AS claimed FROM sent
+""").bindparams(bindparam("now", type_=DateTime()))  # noqa: S608 (constants only)
 # SQLite serialises writers (BEGIN IMMEDIATE): numbered max + 1, then the draft marked sent.
 _SEND_SQLITE = text("""
 UPDATE applications
