@@ -60,7 +60,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.request_class = CleanRequest
     _init_extensions(app)
     _register_blueprints(app)
-    from inscriptions.portal.quick_send import QuickSend
+    from inscriptions.quick_send import QuickSend
     from inscriptions.web import init_web
 
     # Inside the proxy fix init_web adds: the send sees the scheme and host the family used.

@@ -174,6 +174,17 @@ def can(account: Account | None, permission: str, service_code: str | None = Non
     return False
 
 
+def roles_holding(permission: str) -> tuple[list[str], list[str]]:
+    """The staff roles that hold ``permission``: (town-wide roles, per-service roles), for the
+    statements that check a grant in SQL (the opening-morning send, :mod:`inscriptions.quick_send`)
+    rather than with :func:`can`."""
+    perm = PERMISSIONS[permission]
+    roles = sorted(r for r in perm.roles if r != PARENT)
+    if not perm.per_service:
+        return roles, []
+    return [r for r in roles if r not in SERVICE_ROLES], [r for r in roles if r in SERVICE_ROLES]
+
+
 def services_with(account: Account | None, permission: str) -> set[str] | None:
     """Service codes for which ``account`` holds the per-service ``permission``; None means all."""
     perm = PERMISSIONS[permission]

@@ -88,7 +88,7 @@ def load_settings(instance_path: Path) -> dict[str, object]:
         # record, and `inscriptions allocation worker` decides (opening mornings, several servers).
         "ALLOCATION": _env("ALLOCATION", "inline"),
         # The opening-morning send answered before Flask when all is in order (worker allocation
-        # on PostgreSQL: inscriptions.portal.quick_send); 0 sends everything through the full path.
+        # on PostgreSQL: inscriptions.quick_send); 0 sends everything through the full path.
         "QUICK_SEND": _env("QUICK_SEND", "1") == "1",
         "JOBS_QUEUE": _env("JOBS_QUEUE", "inscriptions"),
         "REDIS_URL": _env("REDIS_URL", "redis://127.0.0.1:6379/0"),

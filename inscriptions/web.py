@@ -159,7 +159,7 @@ def init_web(app: Flask) -> None:
 def security_headers(config: Any, *, signed_in: bool) -> list[tuple[str, str]]:
     """The headers every answer carries (a view may set its own first, except Cache-Control on a
     signed-in page); also used by the opening-morning send, answered before Flask
-    (:mod:`inscriptions.portal.quick_send`)."""
+    (:mod:`inscriptions.quick_send`)."""
     headers = []
     if signed_in:
         # A signed-in page may show a family's data: no copy in the browser's cache or on a

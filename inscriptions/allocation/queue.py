@@ -179,7 +179,7 @@ sent AS ({NUMBER_APPLICATION} WHERE {SENDABLE} AND applications.household_id = :
 SELECT sent.*, (SELECT count(*) FROM claimed) AS claimed FROM sent
 """).bindparams(bindparam("now", type_=DateTime()))  # noqa: S608 (constants only)
 # The same send for the family signed in as account ``:account``, whose household is read in the
-# same statement (:mod:`inscriptions.portal.quick_send`): it also returns what the session's
+# same statement (:mod:`inscriptions.quick_send`): it also returns what the session's
 # log-in fingerprint is checked against, and the caller rolls back when that check fails.
 SEND_SIGNED_IN_POSTGRESQL = text(f"""
 WITH tx AS (SELECT pg_current_xact_id() AS id),
@@ -193,6 +193,37 @@ sent AS ({NUMBER_APPLICATION} FROM who WHERE {SENDABLE} AND applications.househo
 {CLAIM_DRAFT}
 SELECT sent.*, (SELECT count(*) FROM claimed) AS claimed FROM sent
 """).bindparams(bindparam("now", type_=DateTime()))  # noqa: S608 (constants only)
+# The same send for the owner of API token ``:token_hash``: a family sends its own applications,
+# staff those of a service where they hold one of ``:service_roles`` (or a town-wide
+# ``:town_roles``). The token's last use is recorded as tokens.token_owner does (``used``: a
+# data-modifying CTE runs whether or not the final SELECT reads it).
+_SEND_WITH_TOKEN = f"""
+WITH tx AS (SELECT pg_current_xact_id() AS id),
+owner AS (
+    SELECT api_tokens.id AS token_id, api_tokens.account_id, guardians.household_id
+    FROM api_tokens JOIN accounts ON accounts.id = api_tokens.account_id
+    LEFT JOIN guardians ON guardians.id = accounts.guardian_id
+    WHERE api_tokens.token_hash = :token_hash AND api_tokens.revoked_at IS NULL AND accounts.active
+),
+sent AS ({NUMBER_APPLICATION} FROM owner WHERE {SENDABLE}
+         AND (applications.household_id = owner.household_id
+              OR (owner.household_id IS NULL AND EXISTS (
+                  SELECT 1 FROM staff_roles WHERE staff_roles.account_id = owner.account_id
+                  AND (staff_roles.role IN :town_roles
+                       OR (staff_roles.role IN :service_roles
+                           AND staff_roles.service_code = applications.service_code)))))
+         RETURNING {SENT_COLUMNS}),
+used AS (
+    UPDATE api_tokens SET last_used_at = :now FROM owner, sent
+    WHERE api_tokens.id = owner.token_id AND (api_tokens.last_used_at IS NULL OR api_tokens.last_used_at <= :stale)
+    RETURNING api_tokens.id
+),
+{CLAIM_DRAFT}
+SELECT sent.*, (SELECT count(*) FROM claimed) AS claimed FROM sent
+"""  # noqa: S608 (constants only)
+SEND_WITH_TOKEN_POSTGRESQL = text(_SEND_WITH_TOKEN).bindparams(
+    bindparam("now", type_=DateTime()), bindparam("stale", type_=DateTime()),
+    bindparam("town_roles", expanding=True), bindparam("service_roles", expanding=True))
 # SQLite serialises writers (BEGIN IMMEDIATE): numbered max + 1, then the draft marked sent.
 _SEND_SQLITE = text("""
 UPDATE applications
