@@ -2,10 +2,12 @@
 
 from inscriptions import create_app
 from inscriptions.definitions.errors import ServiceDefinitionError
+from inscriptions.settings import SettingsError, check_production
 from inscriptions.town import TownConfigError
 
 try:
     app = create_app()
-except (ServiceDefinitionError, TownConfigError) as exc:
+    check_production(app.config)
+except (ServiceDefinitionError, TownConfigError, SettingsError) as exc:
     # A one-line reason instead of a traceback when a service or town file is wrong.
     raise SystemExit(f"Error: {exc}") from None

@@ -300,6 +300,7 @@ def server_env(db_url: str, plugins: Path, workdir: Path, jobs_backend: str = "r
         INSCRIPTIONS_DATABASE_URL=db_url,
         INSCRIPTIONS_PLUGINS_DIR=str(plugins),
         INSCRIPTIONS_SECRET_KEY=SECRET_KEY,
+        INSCRIPTIONS_PUBLIC_URL="http://127.0.0.1",  # required in production (wsgi.py, RQ workers)
         INSCRIPTIONS_UPLOAD_DIR=str(workdir / "uploads"),
         INSCRIPTIONS_MAIL_BACKEND="dummy",
         INSCRIPTIONS_JOBS_BACKEND=jobs_backend,

@@ -135,8 +135,10 @@ def worker_app() -> Flask:
     global _worker_app
     if _worker_app is None:
         from inscriptions import create_app
+        from inscriptions.settings import check_production
 
         _worker_app = create_app()
+        check_production(_worker_app.config)  # the worker writes the e-mails' links
     return _worker_app
 
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,6 +61,29 @@ def _engine_options() -> dict[str, object]:
     if max_overflow:
         options["max_overflow"] = int(max_overflow)
     return options
+
+
+class SettingsError(Exception):
+    """A setting production cannot run without is missing or wrong (a one-line reason)."""
+
+
+def check_production(config: Mapping[str, Any]) -> None:
+    """Refuse to serve without what production needs: ``PUBLIC_URL``, the site's address, from
+    which every link in an e-mail is built (a password reset included), never from the ``Host``
+    header a request brings. Called by ``wsgi.py`` and by RQ workers; the development server
+    (``inscriptions run``, any ``flask`` command) and tests run without it.
+    """
+    if config.get("TESTING") or os.environ.get("FLASK_RUN_FROM_CLI") == "true":
+        return
+    url = str(config.get("PUBLIC_URL") or "").strip()
+    if not url:
+        raise SettingsError(
+            "INSCRIPTIONS_PUBLIC_URL is required in production: the site's address, e.g. "
+            "https://inscriptions.villebelle.fr, from which links in e-mails are built")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise SettingsError(f"INSCRIPTIONS_PUBLIC_URL must be the site's address, e.g. "
+                            f"https://inscriptions.villebelle.fr (got {url!r})")
 
 
 def load_settings(instance_path: Path) -> dict[str, object]:

@@ -10,15 +10,15 @@ from flask import current_app, has_request_context, request, url_for
 def public_url(endpoint: str, **values: object) -> str | None:
     """The absolute URL of ``endpoint``, or None when the site's address is unknown.
 
-    Inside a request the request's own host is used. Outside one (a job run by
-    ``inscriptions waitlist expire`` or an RQ worker) the ``PUBLIC_URL`` setting
-    (``INSCRIPTIONS_PUBLIC_URL``, e.g. ``https://inscriptions.villebelle.fr``) gives it;
-    without it callers say where to go in words instead of printing a wrong link.
+    The ``PUBLIC_URL`` setting (``INSCRIPTIONS_PUBLIC_URL``, e.g.
+    ``https://inscriptions.villebelle.fr``, required in production) gives it, so a forged ``Host``
+    header never reaches an e-mail. Without it (development) a request's own host is used; outside
+    a request callers say where to go in words instead of printing a wrong link.
     """
-    if has_request_context():
-        return url_for(endpoint, _external=True, **values)
     base = current_app.config.get("PUBLIC_URL")
     if not base:
+        if has_request_context():
+            return url_for(endpoint, _external=True, **values)
         return None
     parts = urlsplit(str(base))
     adapter = current_app.url_map.bind(

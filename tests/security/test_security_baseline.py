@@ -313,3 +313,43 @@ def test_unknown_emails_cost_a_password_check_too(app: Flask, make_household: Ca
     assert accounts.authenticate("nobody@example.fr", "whatever password") is None
     assert accounts.authenticate(email, "wrong password here") is None
     assert calls == ["dummy", "real"]
+
+
+def test_production_refuses_to_start_without_its_public_url(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from inscriptions.settings import SettingsError, check_production
+
+    monkeypatch.delenv("FLASK_RUN_FROM_CLI", raising=False)
+    with pytest.raises(SettingsError, match="INSCRIPTIONS_PUBLIC_URL is required"):
+        check_production({"PUBLIC_URL": None})
+    for wrong in ("inscriptions.villebelle.fr", "ftp://villebelle.fr", "https://villebelle.fr/?next=x"):
+        with pytest.raises(SettingsError, match="must be the site's address"):
+            check_production({"PUBLIC_URL": wrong})
+    check_production({"PUBLIC_URL": "https://inscriptions.villebelle.fr/portail/"})
+    check_production({"PUBLIC_URL": None, "TESTING": True})
+    monkeypatch.setenv("FLASK_RUN_FROM_CLI", "true")  # the development server
+    check_production({"PUBLIC_URL": None})
+
+
+def test_gunicorns_entry_point_stops_with_a_one_line_reason(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("INSCRIPTIONS_", "FLASK_"))}
+    env.update(INSCRIPTIONS_DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", INSCRIPTIONS_SECRET_KEY="k")
+    root = Path(__file__).resolve().parents[2]
+    started = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=root, env=env,  # noqa: S603
+                             capture_output=True, text=True, timeout=120)
+    assert started.returncode != 0
+    assert started.stderr.strip().splitlines()[-1].startswith("Error: INSCRIPTIONS_PUBLIC_URL is required")
+
+
+def test_links_in_messages_follow_the_public_url_inside_a_request_too(make_app: Callable[..., Flask]) -> None:
+    from inscriptions.urls import public_url
+
+    app = make_app(PUBLIC_URL="https://inscriptions.villebelle.fr", SERVER_NAME=None)
+    with app.test_request_context("/", base_url="http://evil.example"):
+        assert public_url("auth.login") == "https://inscriptions.villebelle.fr/connexion"
+    app.config["PUBLIC_URL"] = None  # development: the request's own address
+    with app.test_request_context("/", base_url="http://127.0.0.1:5000"):
+        assert public_url("auth.login") == "http://127.0.0.1:5000/connexion"
