@@ -37,7 +37,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
         401: "No token, or an unknown or revoked one.",
         403: "The token's account may not do this.",
         404: "Not found (also for another household's registration).",
-        409: "This idempotency key was already used for another booking (`key_reused`).",
+        409: "This idempotency key was already used for another booking or with another request body (`key_reused`).",
         415: "The body is not sent as JSON.",
         422: "Invalid values (a text with a control character: `invalid_text`), or the booking was refused: "
              "see `fields` and `general`.",

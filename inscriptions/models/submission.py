@@ -28,4 +28,7 @@ class SubmissionKey(db.Model):
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), index=True)
     service_code: Mapped[str] = mapped_column(String(40))
     batch: Mapped[str] = mapped_column(String(32))
+    # SHA-256 of what the request asked (:func:`inscriptions.registrations.create.request_fingerprint`):
+    # the same key with another request is refused. None for keys saved before it was recorded.
+    fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow_naive)

@@ -29,6 +29,8 @@ Locking discipline (the capacity must never be oversold, whichever channel takes
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -121,6 +123,23 @@ class RegistrationInput:
         if self.wishes:
             return tuple(tuple(wish) for wish in self.wishes)
         return ((self.session_code,),) if self.session_code else ()
+
+
+def request_fingerprint(data: RegistrationInput) -> str:
+    """SHA-256 of what a submission asks (who, what, which sessions, the answers, the counter's
+    details), saved with its idempotency key: the same key sent again with another request is
+    refused rather than answered with the first booking. Left out: what the server fills in
+    (form version, draft, the agent), so a retry of the same request always matches."""
+    asked = {
+        "service": data.service_code, "household": data.household_id, "channel": data.channel,
+        "participants": [[p.child_id, p.guardian_id, dict(p.answers)] for p in data.participants],
+        "wishes": [list(wish) for wish in data.wish_list()], "note": data.note,
+        "waitlist_together": data.waitlist_together, "received_on": data.received_on,
+        "mediation_reason": data.mediation_reason,
+    }
+    # repr for what JSON cannot hold (dates, an uploaded file's name and type): stable for a retry.
+    canonical = json.dumps(asked, sort_keys=True, default=repr, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 # The status of an application recorded but not decided yet (allocation by the worker).
@@ -322,7 +341,8 @@ def _book(service, data: RegistrationInput, passes: list[allocator.Pass], *,  # 
     # same transaction (a refusal below rolls it back).
     if data.idempotency_key:
         db.session.add(SubmissionKey(key=data.idempotency_key, household_id=household.id,
-                                     service_code=service.code, batch=batch))
+                                     service_code=service.code, batch=batch,
+                                     fingerprint=request_fingerprint(data)))
         db.session.flush()
     application = {
         "batch": batch, "service_code": service.code, "form_version_id": version_id,
@@ -444,6 +464,10 @@ def _replay_key(found: SubmissionKey, data: RegistrationInput) -> RegistrationOu
         raise RegistrationRefused([_("This submission belongs to another household.")], code=KEY_REUSED)
     if found.service_code != data.service_code:
         raise RegistrationRefused([_("This submission was already used for another service.")], code=KEY_REUSED)
+    if found.fingerprint is not None and found.fingerprint != request_fingerprint(data):
+        raise RegistrationRefused([_("This submission was already sent with other content: nothing new was "
+                                     "saved. Start a new form, or use a new key, for another request.")],
+                                  code=KEY_REUSED)
     return _replay(found.batch, found.household_id)
 
 

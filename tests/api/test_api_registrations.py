@@ -304,3 +304,20 @@ def test_typed_json_answers_as_in_the_docs(api, make_household, staff, token_for
     assert response.status_code == 201, response.get_json()
     reg = db.session.scalar(db.select(Registration))
     assert reg.answers["allergy"] is False and reg.answers["rules"] is True
+
+
+def test_a_key_sent_again_with_another_request_is_refused(api, make_household, parent_token) -> None:  # type: ignore[no-untyped-def]
+    family = make_household(children=[("Léa", dt.date(2018, 3, 1)), ("Tom", dt.date(2020, 5, 2))])
+    token = parent_token(family)
+    lea, tom = family.children
+    first = api("POST", "/registrations", token, json=_canteen([lea]), headers={"Idempotency-Key": "k-1"})
+    assert first.status_code == 201 and _count() == 1
+    # The same request again (a network retry): the first booking, nothing new.
+    again = api("POST", "/registrations", token, json=_canteen([lea]), headers={"Idempotency-Key": "k-1"})
+    assert again.status_code == 201 and again.get_json()["replayed"] is True
+    assert again.get_json()["registrations"] == first.get_json()["registrations"]
+    # The same key with another child: refused, said so, nothing booked (it used to answer with Léa's).
+    other = api("POST", "/registrations", token, json=_canteen([tom]), headers={"Idempotency-Key": "k-1"})
+    assert other.status_code == 409 and other.get_json()["error"]["code"] == "key_reused"
+    assert "autre contenu" in other.get_json()["error"]["message"]
+    assert _count() == 1

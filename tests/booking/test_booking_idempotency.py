@@ -37,12 +37,19 @@ def test_a_replayed_key_returns_the_first_outcome(app, make_household, book, out
     assert len(outbox) == 1  # the confirmation is not sent twice
 
 
-def test_the_replay_does_not_depend_on_what_is_sent_again(app, make_household, book) -> None:
-    # A retried request may differ (another child ticked): the key decides, nothing more is booked.
+def test_the_same_key_with_another_request_is_refused(app, make_household, book) -> None:
+    # Another child ticked under the same key: not a retry. It used to answer with the first
+    # booking as if Hugo were registered; now it says so and books nothing.
     household = make_household(children=[("Léa", KID), ("Hugo", KID)])
     lea, hugo = household.children
     first = book(household, children=[lea], idempotency_key="k1")
-    again = book(household, children=[hugo], idempotency_key="k1")
+    with pytest.raises(RegistrationRefused) as refused:
+        book(household, children=[hugo], idempotency_key="k1")
+    assert refused.value.code == KEY_REUSED
+    with pytest.raises(RegistrationRefused) as other_answers:
+        book(household, children=[lea], idempotency_key="k1", answers={"level": "b"})
+    assert other_answers.value.code == KEY_REUSED
+    again = book(household, children=[lea], idempotency_key="k1")  # the same request: a retry
     assert again.replayed and again.registration_ids == first.registration_ids
     assert count_registrations() == 1
 
