@@ -261,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
             "database": "sqlite" if args.sqlite else "postgresql", **found,
         }
         print(f"draw of {drawn} applications {result['draw_s']}s; all {decided} ranked and decided in "
-              f"{result['allocation_s']}s, the draw included ({result['allocations_per_s']}/s, passes of {args.batch}); verified: {verification.ok} "
+              f"{result['allocation_s']}s, the draw included ({result['allocations_per_s']}/s, "
+              f"passes of {args.batch}); verified: {verification.ok} "
               f"({verification.message}, {result['verify_s']}s); overbooked {found['overbooked']}, "
               f"order violations {found['order_violations']}")
     finally:

@@ -338,7 +338,7 @@ def test_gunicorns_entry_point_stops_with_a_one_line_reason(tmp_path) -> None:  
     env = {k: v for k, v in os.environ.items() if not k.startswith(("INSCRIPTIONS_", "FLASK_"))}
     env.update(INSCRIPTIONS_DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", INSCRIPTIONS_SECRET_KEY="k")
     root = Path(__file__).resolve().parents[2]
-    started = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=root, env=env,  # noqa: S603
+    started = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=root, env=env,
                              capture_output=True, text=True, timeout=120)
     assert started.returncode != 0
     assert started.stderr.strip().splitlines()[-1].startswith("Error: INSCRIPTIONS_PUBLIC_URL is required")
