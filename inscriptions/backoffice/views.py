@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -43,7 +44,7 @@ from inscriptions.definitions.loader import LoadedService
 from inscriptions.definitions.registry import definition_for
 from inscriptions.digits import is_digits
 from inscriptions.extensions import db
-from inscriptions.models import Child, Registration, ServiceSession
+from inscriptions.models import Child, Household, Registration, ServiceSession, Status
 from inscriptions.notifications import household_emails, status_label
 from inscriptions.portal import catalogue
 from inscriptions.pricing import euros
@@ -90,8 +91,32 @@ def _helpers() -> dict[str, Any]:
         "euros": euros,
         "per_unit": catalogue.per_unit,
         "stamp": catalogue.stamp,
+        "short_stamp": short_stamp,
+        "household_detail": household_detail,
         "channel_label": lambda code: str(CHANNEL_LABELS.get(code, code)),
     }
+
+
+def short_stamp(value: dt.datetime) -> str:
+    """A moment stored in the database (naive UTC) as ``15/09/2026 10:00``, local time (the queue's
+    table, where the long form would take a third of the width)."""
+    aware = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+    return format_datetime(aware, "short")
+
+
+def household_detail(household: Household | None) -> str:
+    """What tells a household apart from another of the same name, at a glance and without
+    personal details beyond the queue's: its number, its guardians' first names, its town
+    (``n° 12 – Sophie, Karim – Villebelle``)."""
+    if household is None:
+        return ""
+    parts = [_("no. %(number)s", number=household.id)]
+    first_names = ", ".join(dict.fromkeys(g.first_name for g in household.guardians if g.first_name))
+    if first_names:
+        parts.append(first_names)
+    if household.city:
+        parts.append(household.city)
+    return " – ".join(parts)
 
 
 # -- home ------------------------------------------------------------------------------------------
@@ -170,8 +195,28 @@ class QueueFilters:
     date_to: dt.date | None = None
     answers: list[AnswerFilter] | None = None
     errors: dict[str, str] | None = None
+    # Cancelled registrations are left out unless asked for (or unless the status filter is
+    # "cancelled"): they are no longer to review and used to crowd the queue.
+    show_cancelled: bool = False
+
+    @property
+    def hides_cancelled(self) -> bool:
+        return not self.show_cancelled and not self.status
 
     def apply(self, query: Select, service: LoadedService) -> Select:
+        query = self._matching(query, service)
+        if self.hides_cancelled:
+            query = query.where(Registration.status != Status.CANCELLED)
+        return query
+
+    def hidden_cancelled(self, service: LoadedService) -> int:
+        """How many cancelled registrations match the other filters but are hidden."""
+        if not self.hides_cancelled:
+            return 0
+        query = self._matching(select(func.count(Registration.id)), service)
+        return int(db.session.scalar(query.where(Registration.status == Status.CANCELLED)) or 0)
+
+    def _matching(self, query: Select, service: LoadedService) -> Select:
         query = query.where(Registration.service_code == service.code)
         if self.status:
             query = query.where(Registration.status == self.status)
@@ -198,7 +243,8 @@ class QueueFilters:
         """The filters as query-string arguments (for the pages' links)."""
         found = {"status": self.status, "session": self.session, "school": self.school,
                  "from": self.date_from.isoformat() if self.date_from else "",
-                 "to": self.date_to.isoformat() if self.date_to else ""}
+                 "to": self.date_to.isoformat() if self.date_to else "",
+                 "show_cancelled": "1" if self.show_cancelled else ""}
         found.update({f.param: f.value for f in self.answers or []})
         return {k: v for k, v in found.items() if v}
 
@@ -214,6 +260,7 @@ def read_filters(service: LoadedService, schools: list[str]) -> QueueFilters:
     filters.session = session if defn.session(session) is not None else ""
     school = args.get("school", "")
     filters.school = school if school in schools else ""
+    filters.show_cancelled = args.get("show_cancelled", "") == "1"
     for key, attr in (("from", "date_from"), ("to", "date_to")):
         raw = args.get(key, "")
         day = _local_day(raw)
@@ -248,10 +295,12 @@ def queue(service_code: str) -> str:
     regs = list(db.session.scalars(
         filters.apply(select(Registration), service)
         .options(selectinload(Registration.child), selectinload(Registration.guardian),
-                 selectinload(Registration.household), selectinload(Registration.session))
+                 selectinload(Registration.household).selectinload(Household.guardians),
+                 selectinload(Registration.session))
         .order_by(Registration.created_at, Registration.id)
         .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
     ))
+    hidden_cancelled = filters.hidden_cancelled(service)
     log_read(current_user.id, workflow.READ_QUEUE, None,
              {"service": service.code, "filters": filters.args(), "page": page,
               "registrations": [r.id for r in regs]}, REVIEW_REASON)
@@ -262,6 +311,7 @@ def queue(service_code: str) -> str:
         "backoffice/queue.html",
         service=service, defn=defn, registrations=regs, filters=filters, schools=schools,
         statuses=workflow.all_statuses(defn), total=total, page=page, pages=pages,
+        hidden_cancelled=hidden_cancelled,
         bulk_targets=bulk_targets, reason_required=[str(x) for x in workflow.REASON_REQUIRED],
     )
 

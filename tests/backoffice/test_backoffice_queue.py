@@ -153,3 +153,78 @@ def test_bulk_respects_the_roles(client, make_household, book, staff, login_as) 
     response = client.post("/gestion/revue/actions", data={"registration": [str(a)], "to": "accepted"})
     assert 'data-failed="1"' in response.get_data(as_text=True)
     assert fresh(a).status == "pending_documents"
+
+
+def _cancel(registration_id: int) -> None:
+    db.session.get(Registration, registration_id).status = Status.CANCELLED
+    db.session.commit()
+
+
+def test_cancelled_registrations_are_hidden_unless_asked_for(
+    client, make_household, book, staff, login_as
+) -> None:  # type: ignore[no-untyped-def]
+    a = book(make_household(), "s2").registration_ids[0]
+    b = book(make_household(), "s2").registration_ids[0]
+    c = book(make_household(), "s2").registration_ids[0]
+    d = book(make_household(), "s1").registration_ids[0]
+    for cancelled in (b, d):
+        _cancel(cancelled)
+    login_as(staff("agent", "revue"))
+
+    page = client.get("/gestion/revue/").get_data(as_text=True)
+    assert queue_references(page) == _refs(a, c)
+    # The count says how many are hidden, with a link (no JavaScript) and an unticked box to show them.
+    assert 'id="hidden-cancelled" data-hidden="2"' in page
+    assert "2 inscriptions annulées ne sont pas affichées." in page
+    assert 'href="/gestion/revue/?show_cancelled=1"' in page
+    assert '<label for="filter-show_cancelled">Afficher les annulées</label>' in page
+    assert 'name="show_cancelled" value="1">' in page
+
+    page = client.get("/gestion/revue/", query_string={"show_cancelled": "1"}).get_data(as_text=True)
+    assert queue_references(page) == _refs(a, b, c, d)
+    assert 'id="hidden-cancelled"' not in page
+    assert 'name="show_cancelled" value="1" checked>' in page
+
+    # The count follows the other filters, and the link keeps them.
+    page = client.get("/gestion/revue/", query_string={"session": "s1"}).get_data(as_text=True)
+    assert queue_references(page) == []
+    assert 'data-hidden="1"' in page and "1 inscription annulée n'est pas affichée." in page
+    assert "session=s1" in page.split('id="hidden-cancelled"')[1].split("</p>")[0]
+    # Choosing the "cancelled" status shows them, nothing is said hidden.
+    page = client.get("/gestion/revue/", query_string={"status": "cancelled"}).get_data(as_text=True)
+    assert queue_references(page) == _refs(b, d)
+    assert 'id="hidden-cancelled"' not in page
+    # The next page's link keeps the choice.
+    assert views.QueueFilters(show_cancelled=True).args() == {"show_cancelled": "1"}
+
+
+def test_two_households_of_the_same_name_are_told_apart(
+    client, make_household, book, staff, login_as
+) -> None:  # type: ignore[no-untyped-def]
+    first = make_household(last_name="Martin")
+    second = make_household(last_name="Martin", resident=False)
+    second.guardians[0].first_name = "Karim"
+    db.session.commit()
+    a = book(first).registration_ids[0]
+    b = book(second).registration_ids[0]
+    login_as(staff("manager", "revue"))
+    page = client.get("/gestion/revue/").get_data(as_text=True)
+    assert queue_references(page) == _refs(a, b)
+    rows = {ref: page.split(f'<tr data-reference="{ref}"')[1].split("</tr>")[0] for ref in _refs(a, b)}
+    details = [
+        row.split('class="queue-table__detail" data-household=')[1].split("</span>")[0] for row in rows.values()
+    ]
+    assert details[0] == f'"{first.id}">n° {first.id} – Camille – Villebelle'
+    assert details[1] == f'"{second.id}">n° {second.id} – Karim – Paris'
+    # Nothing sensitive or private: no address, e-mail or quotient familial.
+    for row in rows.values():
+        assert "rue des Écoles" not in row and "@example.fr" not in row and "600" not in row
+
+
+def test_the_received_cell_says_the_channel(client, make_household, book, staff, login_as) -> None:  # type: ignore[no-untyped-def]
+    book(make_household())
+    login_as(staff("agent", "revue"))
+    page = client.get("/gestion/revue/").get_data(as_text=True)
+    assert "<th scope=\"col\">Reçue le (canal)</th>" in page
+    assert "15/09/2026 10:00" in page  # 08:00 UTC, Paris time
+    assert '<span class="queue-table__detail">Internet</span>' in page
