@@ -281,6 +281,45 @@ def allocation_worker_command(interval: float) -> None:
     work(interval=interval)
 
 
+@click.group("backup")
+def backup_cli() -> None:
+    """Database backups (see docs/production.md, "Backups")."""
+
+
+@backup_cli.command("check")
+@click.argument("dump", required=False, type=click.Path(path_type=Path))
+@click.option("--max-age", "max_age", type=float, default=None,
+              help="Fail when the dump is older than this many hours (e.g. 26 for a nightly dump).")
+@click.option("--keep", is_flag=True, help="Leave the scratch database in place to look into it (name printed).")
+@click.option("--jobs", default=1, show_default=True, help="Parallel jobs for pg_restore.")
+@with_appcontext
+def backup_check_command(dump: Path | None, max_age: float | None, keep: bool, jobs: int) -> None:
+    """Restore DUMP (default: the newest *.dump in INSCRIPTIONS_BACKUP_DIR; a folder: its newest)
+    into a scratch PostgreSQL database, compare row counts table by table with the live database,
+    then drop it. Exit status 1 when no dump is found, the restore fails, holds no table, lacks a
+    live table or is older than --max-age; 2 when the application does not run on PostgreSQL."""
+    from flask import current_app
+    from sqlalchemy.engine import make_url
+
+    from inscriptions.backup import BackupError, check_backup, find_dump, is_postgresql
+
+    url = current_app.config["SQLALCHEMY_DATABASE_URI"]
+    if not is_postgresql(url):
+        click.echo(f"backup check only checks PostgreSQL dumps (pg_dump --format=custom); this application's "
+                   f"database is {make_url(url).get_backend_name()}. Back up an SQLite file with "
+                   f"`sqlite3 FILE \".backup COPY\"` and check the copy opens.", err=True)
+        sys.exit(2)
+    try:
+        report = check_backup(url, find_dump(dump or current_app.config.get("BACKUP_DIR")),
+                              keep=keep, jobs=jobs, max_age_hours=max_age)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for line in report.lines():
+        click.echo(line)
+    if not report.ok:
+        sys.exit(1)
+
+
 def register_app_commands(app: Flask) -> None:
     """Commands that need the application, for ``flask --app wsgi ...``."""
     app.cli.add_command(services_cli)
@@ -292,6 +331,7 @@ def register_app_commands(app: Flask) -> None:
     app.cli.add_command(staff_cli)
     app.cli.add_command(paper_cli)
     app.cli.add_command(privacy_cli)
+    app.cli.add_command(backup_cli)
 
 
 def _create_app() -> Flask:
@@ -321,3 +361,4 @@ main.add_command(jobs_cli)
 main.add_command(staff_cli)
 main.add_command(paper_cli)
 main.add_command(privacy_cli)
+main.add_command(backup_cli)

@@ -98,6 +98,8 @@ def load_settings(instance_path: Path) -> dict[str, object]:
         "TOWN_FILE": Path(_env("TOWN_FILE", str(PROJECT_ROOT / "town" / "town.yaml"))),
         "UPLOAD_DIR": Path(_env("UPLOAD_DIR", str(instance_path / "uploads"))),
         "MAX_CONTENT_LENGTH": int(_env("MAX_UPLOAD_MB", "10")) * 1024 * 1024,
+        # Where the nightly pg_dump files are written; `inscriptions backup check` restores the newest.
+        "BACKUP_DIR": Path(backup_dir) if (backup_dir := _env("BACKUP_DIR")) else None,
         # Development writes e-mails to files; production sets smtp.
         "MAIL_BACKEND": mail_backend,
         "MAIL_FILE_PATH": _env("MAIL_FILE_PATH", str(instance_path / "mail")),
