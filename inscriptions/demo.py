@@ -226,6 +226,8 @@ def _ensure_household(spec: DemoHousehold) -> tuple[Household, bool]:
     db.session.add(household)
     db.session.flush()
     for g, row in zip(spec.guardians, household.guardians, strict=True):
+        if g.email and g.account:
+            row.email_confirmed_at = clock.utcnow_naive()  # confirmed by signing up
         if g.account and g.email:
             account = Account(email=g.email.lower(), guardian_id=row.id)
             account.set_password(DEMO_PASSWORD)

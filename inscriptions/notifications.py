@@ -24,7 +24,9 @@ __all__ = ["household_emails", "households_emails", "registration_received", "re
 
 
 def household_emails(household_id: int) -> list[str]:
-    """Where to write to a household: its guardians' e-mails and its log-ins, without repeats."""
+    """Where to write to a household: its log-ins and its guardians' confirmed e-mails, without
+    repeats (an address typed by a family or an agent gets nothing until its owner confirms it:
+    :mod:`inscriptions.family.email_confirmation`)."""
     return households_emails([household_id]).get(household_id, [])
 
 
@@ -34,14 +36,14 @@ def households_emails(household_ids: Iterable[int]) -> dict[int, list[str]]:
     found: dict[int, list[str]] = defaultdict(list)
     # One query (a guardian has at most one account): this runs in every confirmation.
     rows = db.session.execute(
-        select(Guardian.household_id, Guardian.email, Account.email)
+        select(Guardian.household_id, Guardian.email, Guardian.email_confirmed_at, Account.email)
         .outerjoin(Account, Account.guardian_id == Guardian.id)
         .where(Guardian.household_id.in_(sorted(set(household_ids))))
         .order_by(Guardian.id)
     )
-    for household_id, guardian_email, account_email in rows:
+    for household_id, guardian_email, confirmed_at, account_email in rows:
         emails = found[household_id]
-        for email in (guardian_email, account_email):
+        for email in (guardian_email if confirmed_at is not None else None, account_email):
             if email and email.lower() not in emails:
                 emails.append(email.lower())
     return dict(found)

@@ -47,14 +47,26 @@ def _unauthorized() -> ResponseReturnValue:
     return redirect(url_for("auth.login", next=target))
 
 
-def _after_login_url() -> str:
-    target = safe_next(request.args.get("next"))
-    if target:
-        return target
+def home_url() -> str:
+    """The first page of the signed-in account, one its role may open: staff serving families
+    land on the counter, parents on their household, the data protection officer on the audit
+    log, any other staff account on the back office home (the site's home page otherwise)."""
     from inscriptions.counter.access import has_counter_access
+    from inscriptions.permissions import can
 
-    # Staff serving families land on the counter; parents on their household.
-    return url_for("counter.home") if has_counter_access(current_user) else url_for("family.household")
+    if has_counter_access(current_user):
+        return url_for("counter.home")
+    if current_user.household is not None:
+        return url_for("family.household")
+    if can(current_user, "read_audit_log"):
+        return url_for("privacy.audit_journal")
+    if can(current_user, "use_backoffice"):
+        return url_for("backoffice.home")
+    return url_for("portal.index")
+
+
+def _after_login_url() -> str:
+    return safe_next(request.args.get("next")) or home_url()
 
 
 def _mail_sent(response: Response) -> bool:
@@ -71,7 +83,7 @@ def signup() -> ResponseReturnValue:
     """Sign-up form. A valid form always leads to the same "check your mailbox" page: whether
     the address already has an account is said only in the e-mail sent to that address."""
     if current_user.is_authenticated:
-        return redirect(url_for("family.household"))
+        return redirect(home_url())
     form = SignupForm()
     if form.validate_on_submit():
         from inscriptions import jobs
@@ -114,7 +126,7 @@ def signup_confirm(token: str) -> ResponseReturnValue:
     if pending is None:
         return render_template("auth/signup_invalid.html", hours=signup_max_age() // 3600), 404
     if current_user.is_authenticated:
-        return redirect(url_for("family.household"))
+        return redirect(home_url())
     if find_account(pending.email) is not None:
         return _signup_already_done(pending)
     form = FlaskForm()
@@ -138,6 +150,24 @@ def signup_confirm(token: str) -> ResponseReturnValue:
         flash(_("Your account is created. Now add your children to your household."), "success")
         return redirect(url_for("family.household"))
     return render_template("auth/signup_confirm.html", form=form, pending=pending, token=token)
+
+
+@bp.route("/adresse/confirmer/<token>", methods=["GET", "POST"])
+def confirm_email(token: str) -> ResponseReturnValue:
+    """The link e-mailed to a guardian's new address: a page with one button that confirms it
+    (a button: mail scanners open links, they do not press buttons). Whoever holds the link may
+    confirm, signed in or not: it proves the address receives mail."""
+    from inscriptions.family.email_confirmation import MAX_AGE_S, confirm, guardian_for_token
+
+    guardian = guardian_for_token(token)
+    if guardian is None:
+        return render_template("auth/confirm_email_invalid.html", days=MAX_AGE_S // 86400), 404
+    form = FlaskForm()
+    if guardian.email_confirmed_at is None and form.validate_on_submit():
+        confirm(guardian)
+        db.session.commit()
+    return render_template("auth/confirm_email.html", form=form, token=token, email=guardian.email,
+                           confirmed=guardian.email_confirmed_at is not None)
 
 
 def _signup_already_done(pending: PendingSignup) -> ResponseReturnValue:

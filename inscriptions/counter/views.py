@@ -68,6 +68,7 @@ from inscriptions.definitions.registry import current_version, definition_for, d
 from inscriptions.digits import is_digits
 from inscriptions.eligibility import eligibility_problems
 from inscriptions.extensions import db
+from inscriptions.family.email_confirmation import request_confirmations
 from inscriptions.forms import web
 from inscriptions.models import Application, Child, FormVersion, Guardian, Household, Outcome, Registration
 from inscriptions.paper import tokens
@@ -419,6 +420,7 @@ def _create_household(
         access.reason_text(reason.reason.data, reason.detail.data or ""),
     )
     db.session.commit()
+    request_confirmations(home.guardians)  # nothing about the household goes there before
     # The agent who created the file may read it without being asked why again.
     access.remember(home.id, event.id)
     session[access.FRESH_KEY] = event.id

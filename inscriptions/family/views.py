@@ -11,6 +11,7 @@ from sqlalchemy import exists, select
 
 from inscriptions import TOWN_KEY
 from inscriptions.extensions import db
+from inscriptions.family.email_confirmation import request_confirmations
 from inscriptions.family.forms import ChildForm, GuardianForm, HouseholdForm
 from inscriptions.models import Child, Guardian, Household, Registration
 
@@ -92,6 +93,7 @@ def add_guardian() -> ResponseReturnValue:
         _fill_guardian(guardian, form)
         db.session.add(guardian)
         db.session.commit()
+        _confirmation_sent(guardian)
         flash(_("%(name)s is added to your household.", name=guardian.full_name), "success")
         return redirect(url_for("family.household"))
     return render_template("family/guardian_form.html", form=form, guardian=None, is_self=False)
@@ -108,11 +110,30 @@ def edit_guardian(guardian_id: int) -> ResponseReturnValue:
     if is_self:
         del form.email
     if form.validate_on_submit():
+        before = guardian.email
         _fill_guardian(guardian, form)
         db.session.commit()
+        if guardian.email != before:  # a new address: its owner is asked (the same one: nothing new)
+            _confirmation_sent(guardian)
         flash(_("The details of %(name)s are saved.", name=guardian.full_name), "success")
         return redirect(url_for("family.household"))
     return render_template("family/guardian_form.html", form=form, guardian=guardian, is_self=is_self)
+
+
+def _confirmation_sent(guardian: Guardian) -> None:
+    if request_confirmations([guardian]):
+        flash(_("A message was sent to %(email)s: the town writes there once its owner confirms it with the "
+                "link it contains.", email=guardian.email), "info")
+
+
+@bp.post("/responsables/<int:guardian_id>/confirmation")
+@login_required
+def resend_confirmation(guardian_id: int) -> ResponseReturnValue:
+    """Send the confirmation link of a guardian's address again (lost, expired)."""
+    guardian = _guardian(_household(), guardian_id)
+    if FlaskForm().validate_on_submit():
+        _confirmation_sent(guardian)
+    return redirect(url_for("family.household"))
 
 
 def _fill_guardian(guardian: Guardian, form: GuardianForm) -> None:

@@ -37,6 +37,7 @@ from inscriptions.counter.search import QUERY_MIN, search_households
 from inscriptions.definitions import schema as s
 from inscriptions.definitions.registry import definition_for, definition_of, registry
 from inscriptions.extensions import db
+from inscriptions.family.email_confirmation import request_confirmations
 from inscriptions.forms import web
 from inscriptions.intake.store import (
     FAILED,
@@ -508,6 +509,7 @@ def new_household(token: str) -> Any:
                     "reason_code": "mail", "token": token, "scan_pages": [p.id for p in pages]},
                    str(REASONS["mail"]))
         db.session.commit()
+        request_confirmations(home.guardians)  # nothing about the household goes there before
         flash(_("The household is created."), "success")
         person = home.children[0].id if home.children else home.guardians[0].id
         return redirect(url_for(".document", token=token, household=home.id, child=person))

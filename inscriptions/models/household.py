@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Integer, String
+from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Integer, String, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from inscriptions.clock import utcnow_naive
@@ -53,10 +53,17 @@ class Guardian(db.Model):
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
     email: Mapped[str | None] = mapped_column(String(254))
+    # When the owner of ``email`` confirmed it by the e-mailed link (or by signing up with it).
+    # Until then nothing about the household is sent there: anyone may type any address.
+    email_confirmed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     phone: Mapped[str | None] = mapped_column(String(20))
     birth_date: Mapped[dt.date | None] = mapped_column(Date)
 
     household: Mapped[Household] = relationship(back_populates="guardians")
+
+    @property
+    def email_confirmed(self) -> bool:
+        return bool(self.email) and self.email_confirmed_at is not None
 
     @property
     def full_name(self) -> str:
@@ -79,3 +86,10 @@ class Child(db.Model):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
+
+
+@event.listens_for(Guardian.email, "set")
+def _email_changed(target: Guardian, value: str | None, oldvalue: object, _initiator: object) -> None:
+    # A new address is unconfirmed, whoever typed it and through whichever channel.
+    if value != oldvalue:
+        target.email_confirmed_at = None

@@ -11,6 +11,7 @@ from counter_helpers import t, text_of
 from inscriptions.audit import Action
 from inscriptions.extensions import db
 from inscriptions.models import Account, AuditEvent, Household
+from inscriptions.notifications import household_emails
 
 NEW = "/guichet/foyers/nouveau"
 
@@ -68,6 +69,16 @@ def test_a_second_guardian_is_added_when_typed(client, agent):
     home = db.session.scalar(db.select(Household).order_by(Household.id.desc()))
     assert [(g.first_name, g.phone, g.email) for g in home.guardians] == [
         ("Fatou", None, None), ("Ibrahima", "06 11 22 33 44", "ibra@example.fr")]
+
+
+def test_a_typed_address_is_asked_to_confirm_before_it_gets_anything(client, agent, app):
+    app.extensions["mailman"].outbox = []
+    client.post(NEW, data=family(**{"g1-email": "fatou@example.fr"}))
+    home = db.session.scalar(db.select(Household).order_by(Household.id.desc()))
+    [message] = app.extensions["mailman"].outbox
+    assert message.to == ["fatou@example.fr"] and "/adresse/confirmer/" in message.body
+    assert "Awa" not in message.body and "Diallo" not in message.body
+    assert home.guardians[0].email_confirmed_at is None and household_emails(home.id) == []
 
 
 def test_mistakes_are_shown_and_nothing_typed_is_lost(client, agent):

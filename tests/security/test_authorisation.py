@@ -124,12 +124,15 @@ ACCESS: dict[str, Rule] = {
     "auth.signup_sent": Rule(_url("/compte/creer/envoye"), EVERYONE),
     # Whoever holds the e-mailed sign-up link may create that account (logged-in users are sent on).
     "auth.signup_confirm": Rule(_url("/compte/confirmer/{w.signup_token}"), EVERYONE),
+    # Whoever holds a guardian's e-mailed link may confirm that address (a forged token: 404).
+    "auth.confirm_email": Rule(_url("/adresse/confirmer/not-a-token"), EVERYONE, may_be_missing=True),
     # -- the family's own pages -----------------------------------------------------------------
     "family.household": Rule(_url("/mon-foyer/"), PARENTS),
     "family.edit_household": Rule(_url("/mon-foyer/adresse"), PARENTS),
     "family.add_guardian": Rule(_url("/mon-foyer/responsables/ajouter"), PARENTS),
     "family.add_child": Rule(_url("/mon-foyer/enfants/ajouter"), PARENTS),
     "family.edit_guardian": Rule(_url("/mon-foyer/responsables/{w.guardian_b}"), OWNER_B),
+    "family.resend_confirmation": Rule(_url("/mon-foyer/responsables/{w.guardian_b}/confirmation"), OWNER_B),
     "family.edit_child": Rule(_url("/mon-foyer/enfants/{w.child_b}"), OWNER_B),
     "family.remove_child": Rule(_url("/mon-foyer/enfants/{w.child_b}/retirer"), OWNER_B),
     "portal.start": Rule(_url("/services/cantine/inscription"), PARENTS),
