@@ -17,6 +17,7 @@ import enum
 from collections.abc import Mapping
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from inscriptions.clock import utcnow_naive
@@ -49,6 +50,40 @@ class Action(enum.StrEnum):
     PURGE = "purge"
     # A file a family sent with a form (a medical certificate...), opened by staff.
     READ_DOCUMENT = "read_document"
+    # The back office's codes (inscriptions.backoffice.workflow.CHANGE_STATUS, READ_QUEUE).
+    CHANGE_STATUS = "change_status"
+    READ_QUEUE = "read_queue"
+
+
+# What the DPO reads for each code (journal page, CSV export): one label per member of Action.
+# A code missing here (an older or a new kind) is shown as the code itself.
+ACTION_LABELS: dict[str, Any] = {
+    Action.SEARCH: _l("Search for a household"),
+    Action.READ_HOUSEHOLD: _l("Household file opened"),
+    Action.READ_REGISTRATION: _l("Registration opened"),
+    Action.CREATE_HOUSEHOLD: _l("Household created by staff"),
+    Action.UPDATE_HOUSEHOLD: _l("Household changed by staff"),
+    Action.REGISTER: _l("Registration keyed by staff"),
+    Action.PRINT_LETTER: _l("Letter printed"),
+    Action.OPEN_PAPER_FORM: _l("Paper form opened"),
+    Action.EXPORT: _l("Export or mass printing"),
+    Action.READ_AUDIT_LOG: _l("Audit log read"),
+    Action.EXPORT_AUDIT_LOG: _l("Audit log exported"),
+    Action.DOWNLOAD_OWN_DATA: _l("Family downloaded its data"),
+    Action.DELETE_ACCOUNT: _l("Account deleted"),
+    Action.PHOTO_CONSENT: _l("Photo consent changed"),
+    Action.READ_PHOTO_CONSENTS: _l("Photo consent list read"),
+    Action.PURGE: _l("Purge of expired data"),
+    Action.READ_DOCUMENT: _l("File sent by a family opened"),
+    Action.CHANGE_STATUS: _l("Registration status changed"),
+    Action.READ_QUEUE: _l("Review queue read"),
+}
+
+
+def action_label(code: str) -> str:
+    """The DPO's wording of an event kind (the code itself for a kind without a label)."""
+    label = ACTION_LABELS.get(code)
+    return str(label) if label is not None else code
 
 
 def _actor_id(actor: Account | int | None) -> int | None:

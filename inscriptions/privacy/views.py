@@ -3,14 +3,14 @@
 Family (``manage_own_data``, own household only): ``/mon-foyer/donnees/`` (what is kept, downloads,
 photo consent, account deletion), the JSON and PDF downloads, consent changes, the deletion.
 Staff (``read_photo_consents``, per service): the photo consent list of a service.
-DPO (``read_audit_log``): ``/dpo/journal``, filterable and paginated, and its CSV export.
+DPO (``read_audit_log``): ``/dpo/journal``, filterable and paginated, each event in French words
+(:mod:`inscriptions.privacy.journal`), and its CSV export.
 Every staff read here, and the export, is written to the audit log.
 """
 
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import json
 from typing import Any
@@ -21,18 +21,17 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
-from sqlalchemy import Select, func, select
+from sqlalchemy import select
 from wtforms import BooleanField, PasswordField
 from wtforms.validators import DataRequired
 
-from inscriptions.audit import Action, log_access, log_read
-from inscriptions.boundary import filter_day
+from inscriptions.audit import Action, action_label, log_access, log_read
 from inscriptions.clock import utcnow_naive
-from inscriptions.digits import is_digits
 from inscriptions.extensions import db
-from inscriptions.models import ACTIVE_STATUSES, Account, AuditEvent, Child, Household, Registration
+from inscriptions.models import ACTIVE_STATUSES, Account, Child, Household, Registration
 from inscriptions.permissions import can
 from inscriptions.privacy import consent as consents
+from inscriptions.privacy import journal
 from inscriptions.privacy.anonymise import DeletionRefused, delete_account, live_registrations, other_accounts
 from inscriptions.privacy.export import household_data, household_pdf
 
@@ -205,70 +204,20 @@ def staff_photo_consents(service_code: str) -> ResponseReturnValue:
 
 # -- the DPO's audit log ---------------------------------------------------------------------------
 
-def _date(value: str) -> dt.date | None:
-    try:
-        return filter_day(value) if value else None
-    except ValueError:
-        return None
-
-
-def _journal_filters() -> dict[str, Any]:
-    args = request.args
-    actor = args.get("actor", "").strip()[:254]
-    household = args.get("household", "").strip()[:12]
-    return {
-        "actor": actor,
-        "household": household if is_digits(household) else "",
-        "action": args.get("action", "").strip()[:40],
-        "since": _date(args.get("since", "").strip()[:10]),
-        "until": _date(args.get("until", "").strip()[:10]),
-    }
-
-
-def _journal_query(filters: dict[str, Any]) -> Select[tuple[AuditEvent]]:
-    query = select(AuditEvent)
-    actor = filters["actor"]
-    if actor:
-        if is_digits(actor):
-            query = query.where(AuditEvent.actor_account_id == int(actor))
-        else:
-            ids = select(Account.id).where(func.lower(Account.email) == actor.lower()).scalar_subquery()
-            query = query.where(AuditEvent.actor_account_id.in_(ids))
-    if filters["household"]:
-        query = query.where(AuditEvent.household_id == int(filters["household"]))
-    if filters["action"]:
-        query = query.where(AuditEvent.action == filters["action"])
-    if filters["since"]:
-        query = query.where(AuditEvent.at >= dt.datetime.combine(filters["since"], dt.time()))
-    if filters["until"]:
-        query = query.where(AuditEvent.at < dt.datetime.combine(filters["until"] + dt.timedelta(days=1), dt.time()))
-    return query.order_by(AuditEvent.id.desc())
-
-
-def _emails(events: list[AuditEvent]) -> dict[int, str]:
-    ids = {e.actor_account_id for e in events if e.actor_account_id is not None}
-    if not ids:
-        return {}
-    return dict(db.session.execute(select(Account.id, Account.email).where(Account.id.in_(ids))).all())
-
-
-def _filters_detail(filters: dict[str, Any]) -> dict[str, str]:
-    return {k: str(v) for k, v in filters.items() if v}
-
-
 @bp.get("/dpo/journal")
 @login_required
 def audit_journal() -> ResponseReturnValue:
     _dpo()
-    filters = _journal_filters()
+    actions = journal.known_actions()
+    filters = journal.read_filters(request.args, actions)
     page = max(1, min(request.args.get("page", 1, type=int) or 1, 100000))
-    log_read(current_user.id, Action.READ_AUDIT_LOG, None, {**_filters_detail(filters), "page": page})
-    pagination = db.paginate(_journal_query(filters), page=page, per_page=PAGE_SIZE, error_out=False)
-    events = list(pagination.items)
-    actions = sorted({a.value for a in Action} | set(db.session.scalars(select(AuditEvent.action).distinct())))
-    args = {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in filters.items() if v}
-    return render_template("privacy/journal.html", events=events, pagination=pagination, filters=filters,
-                           args=args, actions=actions, emails=_emails(events))
+    args = filters.applied()
+    log_read(current_user.id, Action.READ_AUDIT_LOG, None, {**args, "page": page})
+    pagination = db.paginate(journal.journal_query(filters), page=page, per_page=PAGE_SIZE, error_out=False)
+    rows = journal.journal_rows(list(pagination.items))
+    choices = [(code, action_label(code)) for code in actions]
+    return render_template("privacy/journal.html", rows=rows, pagination=pagination, filters=filters,
+                           args=args, actions=choices)
 
 
 def _csv_cell(value: Any) -> str:
@@ -279,28 +228,32 @@ def _csv_cell(value: Any) -> str:
 
 @bp.get("/dpo/journal.csv")
 @login_required
-def audit_journal_csv() -> Response:
+def audit_journal_csv() -> ResponseReturnValue:
     _dpo()
-    filters = _journal_filters()
-    events = list(db.session.scalars(_journal_query(filters)))
+    filters = journal.read_filters(request.args, journal.known_actions())
+    if filters.errors:
+        # No export wider than asked: back to the page, which says what to correct.
+        return redirect(url_for(".audit_journal", **request.args))
+    events = list(db.session.scalars(journal.journal_query(filters)))
     # The export is itself logged (committed before the file leaves).
-    log_read(current_user.id, Action.EXPORT_AUDIT_LOG, None, {**_filters_detail(filters), "rows": len(events)})
-    emails = _emails(events)
+    log_read(current_user.id, Action.EXPORT_AUDIT_LOG, None, {**filters.applied(), "rows": len(events)})
+    emails = journal.emails(events)
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";")
+    # The machine-readable columns first (codes, UTC, JSON), then the same event in French words.
     writer.writerow(["id", "at_utc", "actor_account_id", "actor_email", "action", "household_id",
-                     "registration_id", "detail", "reason"])
+                     "registration_id", "detail", "reason", "action_label", "at_local"])
     for e in events:
         writer.writerow([_csv_cell(v) for v in (
             e.id, e.at.isoformat(sep=" ", timespec="seconds"), e.actor_account_id,
             emails.get(e.actor_account_id or 0, ""), e.action, e.household_id, e.registration_id,
-            json.dumps(e.detail or {}, ensure_ascii=False, sort_keys=True), e.reason)])
+            json.dumps(e.detail or {}, ensure_ascii=False, sort_keys=True), e.reason,
+            action_label(e.action), journal.moment(e.at))])
     stamp = utcnow_naive().date().isoformat()
     return Response("\ufeff" + out.getvalue(), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="journal-audit-{stamp}.csv"',
         "Cache-Control": "no-store",
     })
-
 
 
 @bp.app_template_global("retention_notice")
