@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import (
@@ -19,6 +20,8 @@ from flask import (
 from flask_babel import get_translations
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -37,6 +40,9 @@ ERROR_MESSAGES = {
     503: _l("The service is very busy. Nothing was lost: please try again in a few seconds."),
 }
 
+# Seconds a 503 asks to wait before trying again (an overloaded or restarting database).
+RETRY_S = "2"
+
 # Files the same for everyone (stylesheets, scripts, the town's logo): cacheable even when signed in.
 CACHEABLE_ENDPOINTS = frozenset({"static", "town_logo"})
 
@@ -51,6 +57,8 @@ PERMISSIONS_POLICY = (
     "browsing-topics=()"
 )
 
+
+log = logging.getLogger(__name__)
 
 _TRANSLATIONS = "_inscriptions_translations"
 
@@ -127,8 +135,21 @@ def init_web(app: Flask) -> None:
         return render_template("error.html", code=400, message=message), 400
 
     @app.errorhandler(BusyError)
-    def _busy(exc: BusyError) -> tuple[str, int]:
-        return render_template("error.html", code=503, message=ERROR_MESSAGES[503]), 503
+    def _busy(exc: BusyError) -> tuple[str, int, dict[str, str]]:
+        return render_template("error.html", code=503, message=ERROR_MESSAGES[503]), 503, {"Retry-After": RETRY_S}
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(PoolTimeout)
+    def _database_unavailable(exc: Exception) -> Any:
+        # PostgreSQL restarting or out of reach (connections refused or cut, pool exhausted):
+        # nothing was committed, and the family is told to try again in a moment, never a 500.
+        log.error("database unavailable: %s", exc)
+        if request.path.startswith("/api/"):
+            from inscriptions.api.errors import busy_error, error_response
+
+            return error_response(busy_error())
+        return render_template("error.html", code=503, message=ERROR_MESSAGES[503]), 503, {"Retry-After": RETRY_S}
 
     @app.before_request
     def _read_input() -> None:
