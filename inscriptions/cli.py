@@ -118,6 +118,18 @@ def jobs_info_command() -> None:
                f"{queue.failed_job_registry.count} failed")
 
 
+@jobs_cli.command("relay")
+@with_appcontext
+def jobs_relay_command() -> None:
+    """Hand over again the recorded jobs (confirmations) that never reached the workers.
+
+    The allocation worker does it every few seconds; run this from cron where it does not run.
+    """
+    from inscriptions.outbox import relay_stale
+
+    click.echo(f"{relay_stale()} recorded job(s) handed over")
+
+
 @click.group("staff")
 def staff_cli() -> None:
     """Staff accounts, their roles (see docs/permissions.md) and API tokens."""

@@ -33,7 +33,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, Row, and_, bindparam, exists, func, insert, literal, null, select, text, update
 
-from inscriptions import clock, jobs
+from inscriptions import clock, outbox
 from inscriptions.allocation import draw, draws, priority, rules
 from inscriptions.definitions.registry import registry, version_definition
 from inscriptions.definitions.schema import ServiceDefinition
@@ -200,7 +200,17 @@ def decide_pending(service_code: str, *, limit: int | None = None, up_to: int | 
     result.application_ids = [app.id for app in apps]
     result.batches = [app.batch for app in apps]
     result.decisions, result.registrations = dict(by_app), created
+    _record_notifications(result.batches)
     return result
+
+
+def _record_notifications(batches: list[str]) -> None:
+    """The families' messages, recorded with the decisions (the transactional outbox): one job for
+    one application, one per hundred when the pass decided many (an opening's batches)."""
+    if len(batches) == 1:
+        outbox.record(RECEIVED_JOB, batches[0])
+    for start in range(0, len(batches) if len(batches) > 1 else 0, NOTIFY_CHUNK):
+        outbox.record(RECEIVED_MANY_JOB, batches[start:start + NOTIFY_CHUNK])
 
 
 @dataclass(frozen=True)
@@ -460,11 +470,7 @@ _DECIDE_APPLICATIONS_POSTGRESQL = text(
 
 
 def notify(decided: Pass) -> None:
-    """Queue the families' messages for a committed pass (call after the commit): one job for
-    one application, one job per hundred when the pass decided many (an opening's batches)."""
-    batches = decided.batches
-    if len(batches) == 1:
-        jobs.enqueue(RECEIVED_JOB, batches[0])
-    for start in range(0, len(batches) if len(batches) > 1 else 0, NOTIFY_CHUNK):
-        jobs.enqueue(RECEIVED_MANY_JOB, batches[start:start + NOTIFY_CHUNK])
+    """After a pass's commit: hand its families' messages, recorded with its decisions, to the
+    jobs backend (:mod:`inscriptions.outbox`), and queue the waiting list's offers."""
+    outbox.relay_recorded()
     waitlist.notify_pending()

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
+from inscriptions import outbox
 from inscriptions.allocation.allocator import Pass, decide_pending, notify, take_lock
 from inscriptions.allocation.queue import settled_number
 from inscriptions.database import write_transaction
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 
 # Applications are decided in batches of at most this many (one transaction each).
 BATCH = 500
+# Seconds between two sweeps of the outbox for jobs never handed over (inscriptions.outbox).
+RELAY_EVERY_S = 5.0
 
 
 def run_pass(service_code: str, *, limit: int | None = BATCH, wait: bool = False) -> Pass | None:
@@ -50,6 +53,19 @@ def drain(service_code: str, *, limit: int | None = BATCH, wait: bool = True) ->
         done += decided.count
 
 
+def _relay_stale() -> None:
+    # The confirmations a process recorded but could not hand over (killed after its commit,
+    # Redis down): the allocator is the one process always running, so it sweeps them.
+    try:
+        handed = outbox.relay_stale()
+    except Exception:
+        db.session.rollback()
+        log.exception("relaying the outbox failed; tried again in %s s", RELAY_EVERY_S)
+        return
+    if handed:
+        log.warning("%d recorded job(s) handed over again", handed)
+
+
 def services_waiting() -> list[str]:
     """Services with pending applications (the services served: their codes lead the queue's
     index, so this reads only pending rows however many decided ones the table holds)."""
@@ -71,9 +87,13 @@ def work(*, interval: float = 0.1, limit: int = BATCH, stop: Callable[[], bool] 
     pass's fixed cost (lock, sessions, counts, run) is shared, for at most ``interval`` more
     waiting.
     """
+    relayed_at = time.monotonic()
     while not stop():
         began = time.monotonic()
         busy = False
+        if began - relayed_at >= RELAY_EVERY_S:
+            relayed_at = began
+            _relay_stale()
         for code in services_waiting():
             try:
                 decided = run_pass(code, limit=limit)

@@ -12,6 +12,7 @@ from inscriptions.models.application import (
 )
 from inscriptions.models.audit import AuditEvent
 from inscriptions.models.household import Child, Guardian, Household
+from inscriptions.models.outbox import OutboxJob
 from inscriptions.models.paper import PaperLayout, PrintJob, PrintToken
 from inscriptions.models.privacy import PhotoConsent
 from inscriptions.models.registration import (
@@ -45,6 +46,7 @@ __all__ = [
     "FormVersion",
     "Guardian",
     "Household",
+    "OutboxJob",
     "Outcome",
     "PaperLayout",
     "PhotoConsent",

@@ -94,7 +94,13 @@ def test_sqlite_booking_is_one_immediate_transaction(app, make_household, book) 
     assert sql[begin - 1] == "PRAGMA busy_timeout=5000"
     # Capacity read, counter and insert all happen inside that one write transaction.
     assert begin < _first(sql, r"sum\(registrations\.places\)") < _first(sql, r"^INSERT INTO registrations")
-    assert sql.count("BEGIN IMMEDIATE") == 1
+    # The only other write transaction comes after the commit: the confirmation, recorded with
+    # the booking (inscriptions.outbox), marked done once sent.
+    assert sql.count("BEGIN IMMEDIATE") == 2
+    second = sql.index("BEGIN IMMEDIATE", begin + 1)
+    assert _first(sql, r"^INSERT INTO registrations") < second
+    assert [s for s in sql[second + 1:] if s.startswith(("INSERT", "UPDATE", "DELETE"))] == [
+        s for s in sql[second + 1:] if s.startswith("UPDATE outbox_jobs")]
 
 
 def test_the_form_version_is_recorded_before_the_locks(app, make_household, tmp_path, book) -> None:
@@ -172,7 +178,7 @@ def test_confirmation_is_enqueued_once_the_locks_are_released(app, make_househol
         thread.start()
         thread.join(timeout=30)
 
-    monkeypatch.setattr("inscriptions.allocation.allocator.jobs.enqueue", enqueue)
+    monkeypatch.setattr("inscriptions.outbox.jobs.enqueue", enqueue)
     book(first)
     [result] = seen
     assert isinstance(result, RegistrationOutcome), result
