@@ -28,7 +28,8 @@ import json
 import logging
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import event, or_, select, update
+from sqlalchemy.orm import Session
 
 from inscriptions import clock, jobs
 from inscriptions.extensions import db
@@ -50,6 +51,13 @@ def record(path: str, *args: Any) -> None:
     row = OutboxJob(path=path, args=json.dumps(list(args)))
     db.session.add(row)
     db.session.info.setdefault(_RECORDED, []).append(row)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session: Session) -> None:
+    # Rows recorded in a transaction that rolled back do not exist: nothing to hand over.
+    if not session.in_nested_transaction():
+        session.info.pop(_RECORDED, None)
 
 
 def relay_recorded() -> int:

@@ -41,7 +41,7 @@ from flask_babel import gettext as _
 from sqlalchemy import event, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from inscriptions import clock, jobs
+from inscriptions import clock, outbox
 from inscriptions.database import write_transaction
 from inscriptions.definitions.registry import registry
 from inscriptions.definitions.schema import ServiceDefinition
@@ -350,6 +350,10 @@ def promote(session_id: int, *, by_id: int | None = None) -> list[Promotion]:
     if promotions:
         db.session.flush()
         db.session().info.setdefault(PENDING_KEY, []).extend(promotions)
+        for promotion in promotions:
+            # The family's message, recorded with the promotion (inscriptions.outbox).
+            outbox.record(OFFER_JOB if promotion.status == Status.OFFERED else PROMOTED_JOB,
+                          list(promotion.registration_ids))
     return promotions
 
 
@@ -394,14 +398,13 @@ def _after_rollback(session: Session) -> None:
 
 
 def notify_pending() -> list[Promotion]:
-    """Queue the messages of committed promotions (call after the commit, outside any lock).
+    """Hand over the messages of committed promotions, recorded with them (call after the commit,
+    outside any lock); returns those promotions.
 
     Each job re-reads the registrations and writes only about those still in the promoted status.
     """
     ready: list[Promotion] = db.session().info.pop(READY_KEY, None) or []
-    for promotion in ready:
-        job = OFFER_JOB if promotion.status == Status.OFFERED else PROMOTED_JOB
-        jobs.enqueue(job, list(promotion.registration_ids))
+    outbox.relay_recorded()
     return ready
 
 
