@@ -125,9 +125,10 @@ def jobs_relay_command() -> None:
 
     The allocation worker does it every few seconds; run this from cron where it does not run.
     """
+    from inscriptions.allocation import confirmations
     from inscriptions.outbox import relay_stale
 
-    click.echo(f"{relay_stale()} recorded job(s) handed over")
+    click.echo(f"{relay_stale() + confirmations.relay_stale()} recorded job(s) handed over")
 
 
 @click.group("staff")

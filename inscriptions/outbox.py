@@ -1,24 +1,25 @@
-"""The transactional outbox: a confirmation is recorded in the transaction that decided it, and
-run exactly once after, whatever dies on the way.
+"""Messages owed after a commit are sent exactly once, whatever dies on the way.
 
 An allocator pass commits 500 decisions, then hands their confirmations to Redis. Killed between
 the two (``kill -9``, a machine lost), or with Redis down, the families would never hear; a jobs
-worker killed halfway through would send some twice on RQ's retry. So:
+worker killed halfway through would send some twice on RQ's retry. So what is owed is written in
+the deciding transaction, and marked done only in the transaction that sends it:
 
-1. :func:`record` adds a row to ``outbox_jobs`` inside the deciding transaction: committed with
-   the decisions, or not at all.
-2. After the commit, :func:`relay_recorded` hands this transaction's rows to the jobs backend
-   (:func:`inscriptions.jobs.enqueue`: RQ, or in-process inline). Rows that were never handed
-   over, or were handed over long ago and are still not done (Redis lost them, a worker died),
-   are handed over again by :func:`relay_stale`, which the allocation worker runs every few
-   seconds and ``inscriptions jobs relay`` runs from cron.
-3. :func:`perform` runs a row's job under a lock on the row (PostgreSQL: ``FOR UPDATE SKIP
-   LOCKED``) and marks it done in the same transaction: a second copy of the job finds it done,
-   or locked, and does nothing. A worker killed mid-job leaves the
-   row not done, and the relay tries again (a message is sent twice only if the process dies
-   between the mail server's answer and the commit).
+- a decision's confirmation is owed while its application has no ``notified_at``
+  (:mod:`inscriptions.allocation.confirmations`: nothing more to write in the pass);
+- any other job (the waiting list's offers) is a row of ``outbox_jobs``: :func:`record` adds it
+  inside the transaction, committed with it or not at all.
 
-Only ids travel (the job re-reads the rows), as for every job.
+After the commit, what the transaction owes is handed to the jobs backend
+(:func:`inscriptions.jobs.enqueue`: RQ, or in-process inline), a few dozen per queue job. A job
+runs each message under a lock on its row (:func:`run_once`: PostgreSQL's ``FOR UPDATE SKIP
+LOCKED``) and marks it done in the same transaction: a second copy finds it done or locked and
+does nothing; a worker killed mid-job leaves the rest owed (a message goes twice only if the
+process dies between the mail server's answer and the commit). What was never handed over, or
+was handed over :func:`relay_again_after` ago (two minutes by default,
+``INSCRIPTIONS_OUTBOX_RELAY_AGAIN_S``) and is still owed, is handed over again by the sweeps
+(:func:`relay_stale` and the confirmations' own), which the allocation worker runs every few
+seconds and ``inscriptions jobs relay`` runs from cron. Only ids travel, as for every job.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import event, or_, select, update
+from sqlalchemy import DateTime, Select, Update, bindparam, event, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from inscriptions import clock, jobs
@@ -38,19 +40,39 @@ from inscriptions.models import OutboxJob
 log = logging.getLogger(__name__)
 
 PERFORM_JOB = "inscriptions.outbox:perform"
+PERFORM_MANY_JOB = "inscriptions.outbox:perform_many"
+PER_QUEUE_JOB = 50
 _RECORDED = "inscriptions.outbox.recorded"
-# A row handed over this long ago and still not done is handed over again (its job was lost, or
-# waits behind a long queue: then the second copy finds it done and does nothing).
-RELAY_AGAIN_AFTER = dt.timedelta(minutes=2)
 RELAY_BATCH = 500
+_RECORD_MANY_POSTGRESQL = text(
+    "INSERT INTO outbox_jobs (path, args, created_at, relays)"
+    " SELECT :path, a, :now, 0 FROM unnest(CAST(:args AS text[])) AS a RETURNING id"
+).bindparams(bindparam("now", type_=DateTime()))
 
 
 def record(path: str, *args: Any) -> None:
     """Record the job ``path(*args)`` in the current transaction (committed with it, or not)."""
+    record_many(path, [list(args)])
+
+
+def record_many(path: str, args_list: Sequence[Sequence[Any]]) -> None:
+    """Record ``path(*args)`` for each ``args`` of ``args_list``, in one statement (an allocator
+    pass records one message per application it decided)."""
     jobs.resolve(path)  # a wrong path is a programming error: fail where it is written
-    row = OutboxJob(path=path, args=json.dumps(list(args)))
-    db.session.add(row)
-    db.session.info.setdefault(_RECORDED, []).append(row)
+    if not args_list:
+        return
+    now = clock.utcnow_naive()
+    texts = [json.dumps(list(args)) for args in args_list]
+    if db.session.get_bind().dialect.name == "postgresql":
+        # One statement over an array, whatever the number of rows (an executemany with
+        # RETURNING costs a round trip or more per row).
+        ids = db.session.scalars(_RECORD_MANY_POSTGRESQL, {"path": path, "args": texts, "now": now}).all()
+    else:
+        ids = db.session.scalars(
+            insert(OutboxJob).returning(OutboxJob.id),
+            [{"path": path, "args": text, "created_at": now, "relays": 0} for text in texts],
+        ).all()
+    db.session.info.setdefault(_RECORDED, []).extend(ids)
 
 
 @event.listens_for(Session, "after_rollback")
@@ -65,9 +87,7 @@ def relay_recorded() -> int:
 
     A failure here loses nothing: the rows are committed and :func:`relay_stale` hands them over.
     """
-    rows: list[OutboxJob] = db.session.info.pop(_RECORDED, [])
-    ids = [row.id for row in rows if row.id is not None]
-    return _hand_over(ids)
+    return _hand_over(list(db.session.info.pop(_RECORDED, [])))
 
 
 def relay_stale(limit: int = RELAY_BATCH) -> int:
@@ -77,7 +97,7 @@ def relay_stale(limit: int = RELAY_BATCH) -> int:
     ids = list(db.session.scalars(
         select(OutboxJob.id)
         .where(OutboxJob.done_at.is_(None),
-               or_(OutboxJob.relayed_at.is_(None), OutboxJob.relayed_at <= now - RELAY_AGAIN_AFTER),
+               or_(OutboxJob.relayed_at.is_(None), OutboxJob.relayed_at <= now - relay_again_after()),
                # Not the rows a process is handing over this very moment, after its own commit.
                OutboxJob.created_at <= now - dt.timedelta(seconds=5))
         .order_by(OutboxJob.id).limit(limit)
@@ -99,39 +119,59 @@ def _hand_over(ids: list[int]) -> int:
         with write_transaction():
             db.session.execute(update(OutboxJob).where(OutboxJob.id.in_(ids))
                                .values(relayed_at=clock.utcnow_naive(), relays=OutboxJob.relays + 1))
-    for outbox_id in ids:
-        jobs.enqueue(PERFORM_JOB, outbox_id)
+    # A queue job costs more than a message: a few dozen per job, each done on its own.
+    for start in range(0, len(ids), PER_QUEUE_JOB):
+        jobs.enqueue(PERFORM_MANY_JOB, ids[start:start + PER_QUEUE_JOB])
     return len(ids)
+
+
+def perform_many(ids: list[int]) -> int:
+    """Job: :func:`perform` each of ``ids`` in turn (each its own transaction, so a worker killed
+    halfway has marked done exactly what it sent); returns how many ran here."""
+    return sum(perform(outbox_id) for outbox_id in ids)
 
 
 def perform(outbox_id: int) -> bool:
     """Job: run the recorded job ``outbox_id`` once; returns whether it ran here (False: done
-    already, or running elsewhere). Recorded jobs must not commit: the row stays locked (on
-    PostgreSQL) from the check to the done mark, so a second copy skips it."""
+    already, or running elsewhere). Recorded jobs must not commit (see :func:`run_once`)."""
+    return run_once(
+        select(OutboxJob.path, OutboxJob.args).where(OutboxJob.id == outbox_id, OutboxJob.done_at.is_(None)),
+        lambda row: _run(outbox_id, row.path, json.loads(row.args)),
+        update(OutboxJob).where(OutboxJob.id == outbox_id).values(done_at=clock.utcnow_naive()),
+    )
+
+
+def run_once(claim: Select[Any], run: Callable[[Any], object], mark: Update) -> bool:
+    """Run ``run(row)`` on the row ``claim`` finds still owed, then ``mark`` it done, in one
+    transaction holding the row's lock (PostgreSQL: ``FOR UPDATE SKIP LOCKED``): a second copy
+    finds it locked or done and does nothing; returns whether it ran here. ``run`` must not
+    commit (the lock would go with it)."""
     from inscriptions.database import write_transaction
 
-    row = db.session.execute(
-        select(OutboxJob.path, OutboxJob.args)
-        .where(OutboxJob.id == outbox_id, OutboxJob.done_at.is_(None))
-        .with_for_update(skip_locked=True)
-    ).first()
+    row = db.session.execute(claim.with_for_update(skip_locked=True)).first()
     if row is None:
         db.session.rollback()
         return False
     try:
-        _run(outbox_id, row.path, json.loads(row.args))
+        run(row)
     except Exception:
         db.session.rollback()
         raise
-    done = update(OutboxJob).where(OutboxJob.id == outbox_id).values(done_at=clock.utcnow_naive())
     if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(done)  # in the transaction that holds the row's lock
+        db.session.execute(mark)  # in the transaction that holds the row's lock
         db.session.commit()
     else:
         # SQLite has no row locks (one process runs the jobs): the mark is a write transaction.
         with write_transaction():
-            db.session.execute(done)
+            db.session.execute(mark)
     return True
+
+
+def relay_again_after() -> dt.timedelta:
+    """How long a handed-over job may stay not done before it is handed over again."""
+    from flask import current_app
+
+    return dt.timedelta(seconds=int(current_app.config.get("OUTBOX_RELAY_AGAIN_S", 120)))
 
 
 def _run(outbox_id: int, path: str, args: list[Any]) -> None:

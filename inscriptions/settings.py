@@ -119,6 +119,9 @@ def load_settings(instance_path: Path) -> dict[str, object]:
         # on PostgreSQL: inscriptions.quick_send); 0 sends everything through the full path.
         "QUICK_SEND": _env("QUICK_SEND", "1") == "1",
         "JOBS_QUEUE": _env("JOBS_QUEUE", "inscriptions"),
+        # Seconds a message handed to the jobs backend may stay unsent before it is handed over
+        # again (inscriptions.outbox): Redis emptied, a worker killed.
+        "OUTBOX_RELAY_AGAIN_S": int(_env("OUTBOX_RELAY_AGAIN_S", "120") or "120"),
         "REDIS_URL": _env("REDIS_URL", "redis://127.0.0.1:6379/0"),
         # The site's address, for links in messages built outside a request (cron, RQ workers).
         "PUBLIC_URL": _env("PUBLIC_URL"),

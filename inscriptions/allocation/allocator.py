@@ -33,8 +33,8 @@ from typing import Any
 
 from sqlalchemy import DateTime, Row, and_, bindparam, exists, func, insert, literal, null, select, text, update
 
-from inscriptions import clock, outbox
-from inscriptions.allocation import draw, draws, priority, rules
+from inscriptions import clock
+from inscriptions.allocation import confirmations, draw, draws, priority, rules
 from inscriptions.definitions.registry import registry, version_definition
 from inscriptions.definitions.schema import ServiceDefinition
 from inscriptions.extensions import db
@@ -55,9 +55,6 @@ from inscriptions.registrations.references import reserve_references
 from inscriptions.registrations.status import active_statuses, holding_statuses
 
 RECEIVED_JOB = "inscriptions.notifications:registration_received"
-RECEIVED_MANY_JOB = "inscriptions.notifications:registrations_received"
-# Confirmations per job when a pass decided many applications (a job stays well under its timeout).
-NOTIFY_CHUNK = 100
 
 
 def lock_key(service_code: str) -> int:
@@ -200,17 +197,7 @@ def decide_pending(service_code: str, *, limit: int | None = None, up_to: int | 
     result.application_ids = [app.id for app in apps]
     result.batches = [app.batch for app in apps]
     result.decisions, result.registrations = dict(by_app), created
-    _record_notifications(result.batches)
     return result
-
-
-def _record_notifications(batches: list[str]) -> None:
-    """The families' messages, recorded with the decisions (the transactional outbox): one job for
-    one application, one per hundred when the pass decided many (an opening's batches)."""
-    if len(batches) == 1:
-        outbox.record(RECEIVED_JOB, batches[0])
-    for start in range(0, len(batches) if len(batches) > 1 else 0, NOTIFY_CHUNK):
-        outbox.record(RECEIVED_MANY_JOB, batches[start:start + NOTIFY_CHUNK])
 
 
 @dataclass(frozen=True)
@@ -470,7 +457,8 @@ _DECIDE_APPLICATIONS_POSTGRESQL = text(
 
 
 def notify(decided: Pass) -> None:
-    """After a pass's commit: hand its families' messages, recorded with its decisions, to the
-    jobs backend (:mod:`inscriptions.outbox`), and queue the waiting list's offers."""
-    outbox.relay_recorded()
+    """After a pass's commit: hand its families' confirmations, owed since the decisions
+    (:mod:`inscriptions.allocation.confirmations`), and the waiting list's offers to the jobs
+    backend."""
+    confirmations.hand_over(decided.application_ids)
     waitlist.notify_pending()

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from sqlalchemy import select
 
 from inscriptions import outbox
+from inscriptions.allocation import confirmations
 from inscriptions.allocation.allocator import Pass, decide_pending, notify, take_lock
 from inscriptions.allocation.queue import settled_number
 from inscriptions.database import write_transaction
@@ -57,7 +58,7 @@ def _relay_stale() -> None:
     # The confirmations a process recorded but could not hand over (killed after its commit,
     # Redis down): the allocator is the one process always running, so it sweeps them.
     try:
-        handed = outbox.relay_stale()
+        handed = outbox.relay_stale() + confirmations.relay_stale()
     except Exception:
         db.session.rollback()
         log.exception("relaying the outbox failed; tried again in %s s", RELAY_EVERY_S)

@@ -42,6 +42,8 @@ class Application(db.Model):
     __table_args__ = (
         # The allocator's one read: a service's pending applications in queue order.
         Index("ix_applications_service_status_queue", "service_code", "status", "queue_number"),
+        # The confirmations' sweep: decided applications whose family was not told yet.
+        Index("ix_applications_notified_at", "notified_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -72,6 +74,9 @@ class Application(db.Model):
     draft_id: Mapped[int | None] = mapped_column(ForeignKey("drafts.id", ondelete="SET NULL"), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow_naive)
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # When the family's confirmation of the decision was sent (inscriptions.allocation.confirmations):
+    # a decided application without it is a message still owed, whatever died since the decision.
+    notified_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("allocation_runs.id"), index=True)
     # ``allocation: draw``: the application's rank in the service's draw (1 first), set when the
     # draw is made; None for applications sent after it (they follow by arrival).

@@ -4,7 +4,6 @@ worker mode's queue, the allocation log; bad choices refused with nothing saved.
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import pytest
 from booking_helpers import registration_input, stage_definition
@@ -142,21 +141,17 @@ def test_a_crashed_pass_keeps_all_pending_the_next_decides(app, install, make_ho
         Status.ACCEPTED, Status.WAITLISTED, Status.WAITLISTED]
 
 
-def test_a_pass_confirms_its_applications_in_one_job(app, install, make_household, book, outbox, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_each_decision_is_confirmed_and_marked_sent(app, install, make_household, book, outbox) -> None:  # type: ignore[no-untyped-def]
     install(stage_definition(capacity=1))
     app.config["ALLOCATION"] = "worker"
     for n in range(3):
         book(make_household(last_name=f"F{n}"))
-    from inscriptions.allocation import allocator
-    from inscriptions.models import OutboxJob
-
+    assert db.session.scalar(select(func.count(Application.id)).where(Application.notified_at.is_(None))) == 3
     assert drain("stage") == 3
     db.session.rollback()
-    # One job, recorded in the pass's transaction (the outbox), and run once.
-    [job] = db.session.scalars(select(OutboxJob)).all()
-    assert job.path == allocator.RECEIVED_MANY_JOB and len(json.loads(job.args)[0]) == 3
-    assert job.done_at is not None
-    # Every family got its confirmation from that one job (the inline backend ran it).
+    # Each decision owes its family a message until sent: all sent, each marked on its own.
+    assert db.session.scalar(select(func.count(Application.id)).where(Application.notified_at.is_(None))) == 0
+    # Every family got its confirmation (the inline backend ran them).
     assert sorted(m.to[0] for m in outbox) == sorted(f"parent{n}@example.fr" for n in range(1, 4))
 
 

@@ -94,13 +94,13 @@ def test_sqlite_booking_is_one_immediate_transaction(app, make_household, book) 
     assert sql[begin - 1] == "PRAGMA busy_timeout=5000"
     # Capacity read, counter and insert all happen inside that one write transaction.
     assert begin < _first(sql, r"sum\(registrations\.places\)") < _first(sql, r"^INSERT INTO registrations")
-    # The only other write transaction comes after the commit: the confirmation, recorded with
-    # the booking (inscriptions.outbox), marked done once sent.
+    # The only other write transaction comes after the commit: the confirmation, owed since the
+    # decision, marked sent (inscriptions.allocation.confirmations).
     assert sql.count("BEGIN IMMEDIATE") == 2
     second = sql.index("BEGIN IMMEDIATE", begin + 1)
     assert _first(sql, r"^INSERT INTO registrations") < second
     assert [s for s in sql[second + 1:] if s.startswith(("INSERT", "UPDATE", "DELETE"))] == [
-        s for s in sql[second + 1:] if s.startswith("UPDATE outbox_jobs")]
+        "UPDATE applications SET notified_at=? WHERE applications.id = ?"]
 
 
 def test_the_form_version_is_recorded_before_the_locks(app, make_household, tmp_path, book) -> None:

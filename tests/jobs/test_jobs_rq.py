@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 import jobs_samples
@@ -13,21 +12,19 @@ from sqlalchemy import select
 
 from inscriptions import jobs
 from inscriptions.extensions import db
-from inscriptions.models import OutboxJob
+from inscriptions.models import Application
 
 
 def test_confirmation_waits_in_the_queue_until_a_worker_sends_it(rq_app, book_canteen, outbox) -> None:
-    family, outcome = book_canteen()
+    family, _outcome = book_canteen()
     queue = jobs.job_queue(rq_app)
     assert queue.name == "inscriptions-test"
     [job] = queue.get_jobs()
     assert job.func_name == "inscriptions.jobs.perform"
-    # The job was recorded with the booking (the outbox); the queue carries only its row's id.
-    [recorded] = db.session.scalars(select(OutboxJob)).all()
-    assert (recorded.path, json.loads(recorded.args)) == (
-        "inscriptions.notifications:registration_received", [outcome.batch])
-    assert job.args == ["inscriptions.outbox:perform", [recorded.id]]
-    assert recorded.relayed_at is not None and recorded.done_at is None
+    # The decision owes its message (notified_at unset); the queue carries only the application's id.
+    application = db.session.scalar(select(Application))
+    assert job.args == ["inscriptions.allocation.confirmations:confirm", [[application.id]]]
+    assert application.notified_at is None
     assert job.retries_left == len(jobs.DEFAULT_RETRY_INTERVALS)
     assert outbox == []  # queued, not sent: the request did no slow work
 
@@ -36,10 +33,10 @@ def test_confirmation_waits_in_the_queue_until_a_worker_sends_it(rq_app, book_ca
     assert message.to == [family.guardians[0].email]
     assert "Restauration scolaire" in message.subject
     assert job.get_status(refresh=True) == JobStatus.FINISHED
-    assert job.return_value() is True
+    assert job.return_value() == 1
     assert queue.count == 0
     db.session.rollback()  # a fresh read (SQLite keeps the transaction's snapshot)
-    assert db.session.get(OutboxJob, recorded.id).done_at is not None
+    assert db.session.get(Application, application.id).notified_at is not None
 
 
 def test_enqueue_returns_the_job_id(rq_app) -> None:

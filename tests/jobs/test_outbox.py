@@ -11,6 +11,7 @@ from jobs_helpers import run_worker
 from sqlalchemy import select
 
 from inscriptions import clock, jobs, outbox
+from inscriptions import outbox as outbox_module
 from inscriptions.database import write_transaction
 from inscriptions.extensions import db
 from inscriptions.models import OutboxJob
@@ -65,7 +66,7 @@ def test_with_redis_a_job_lost_by_the_queue_is_handed_over_again(rq_app, frozen_
         outbox.record("jobs_samples:record", 5)
     assert outbox.relay_recorded() == 1
     jobs.job_queue(rq_app).empty()  # Redis restarted without its data
-    frozen_clock(clock.now() + outbox.RELAY_AGAIN_AFTER + LATER)
+    frozen_clock(clock.now() + outbox.relay_again_after() + LATER)
     assert outbox.relay_stale() == 1
     assert outbox.relay_stale() == 0  # handed over: left alone for a while
     assert run_worker(rq_app) is True
@@ -81,3 +82,23 @@ def test_the_relay_command(app, runner, frozen_clock) -> None:  # type: ignore[n
     result = runner.invoke(args=["jobs", "relay"])
     assert result.exit_code == 0 and "1 recorded job(s) handed over" in result.output
     assert jobs_samples.calls == [((9,), app.name)]
+
+
+def test_a_decision_whose_confirmation_was_lost_is_confirmed_once(app, book_canteen, outbox, frozen_clock) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import update
+
+    from inscriptions.allocation import confirmations
+    from inscriptions.models import Application
+
+    family, _outcome = book_canteen()
+    assert len(outbox) == 1  # sent right after the decision (inline backend)
+    # As if the process had died between the decision's commit and handing its message over.
+    with write_transaction():
+        db.session.execute(update(Application).values(notified_at=None))
+    assert confirmations.relay_stale() == 0  # too recent: its own process may still send it
+    frozen_clock(clock.now() + outbox_module.relay_again_after() + LATER)
+    assert confirmations.relay_stale() == 1
+    assert [m.to for m in outbox] == [[family.guardians[0].email]] * 2
+    assert confirmations.relay_stale() == 0  # sent: owed no more
+    assert confirmations.confirm([db.session.scalar(select(Application.id))]) == 0  # a late copy: nothing
+    assert len(outbox) == 2
