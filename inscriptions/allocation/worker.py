@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 # Applications are decided in batches of at most this many (one transaction each).
 BATCH = 500
+# Seconds the allocator waits when the database is out of reach before trying again.
+UNREACHABLE_WAIT_S = 1.0
 # Seconds between two sweeps of the outbox for jobs never handed over (inscriptions.outbox).
 RELAY_EVERY_S = 5.0
 
@@ -95,7 +97,16 @@ def work(*, interval: float = 0.1, limit: int = BATCH, stop: Callable[[], bool] 
         if began - relayed_at >= RELAY_EVERY_S:
             relayed_at = began
             _relay_stale()
-        for code in services_waiting():
+        try:
+            waiting = services_waiting()
+        except Exception:
+            # The database out of reach (restarting, a network cut): wait and try again, never
+            # stop: this is the one process that decides places and sweeps what is owed.
+            db.session.rollback()
+            log.exception("the allocator cannot read the queue; trying again in %s s", UNREACHABLE_WAIT_S)
+            time.sleep(UNREACHABLE_WAIT_S)
+            continue
+        for code in waiting:
             try:
                 decided = run_pass(code, limit=limit)
             except Exception:
