@@ -20,7 +20,7 @@ from flask import (
 from flask_babel import get_translations
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -150,6 +150,19 @@ def init_web(app: Flask) -> None:
 
             return error_response(busy_error())
         return render_template("error.html", code=503, message=ERROR_MESSAGES[503]), 503, {"Retry-After": RETRY_S}
+
+    @app.teardown_appcontext
+    def _end_session(_exc: BaseException | None) -> None:
+        # Before Flask-SQLAlchemy's own removal (teardowns run last registered first): ending
+        # the session rolls back on its connection, and a connection PostgreSQL just cut (a
+        # restart) raises there, after the answer was chosen, which would turn it into a 500.
+        from inscriptions.extensions import db
+
+        try:
+            db.session.remove()
+        except DBAPIError as exc:
+            log.warning("closing a database session failed (connection lost): %s", exc)
+            db.session.registry.clear()
 
     @app.before_request
     def _read_input() -> None:

@@ -177,3 +177,22 @@ def test_prepared_applications_of_one_household_meet_its_limit_at_the_allocator(
     with pytest.raises(RegistrationRefused):
         book(make_household(last_name="Durand", children=[("Alice", KID), ("Noé", KID)]), session=None,
              wishes=[["s1"], ["s2"]])
+
+
+def test_the_allocator_keeps_running_when_the_database_is_out_of_reach(app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy.exc import OperationalError
+
+    from inscriptions.allocation import worker
+
+    calls: list[int] = []
+
+    def restarting() -> list[str]:
+        calls.append(1)
+        if len(calls) == 1:  # PostgreSQL restarting: the first read fails
+            raise OperationalError("SELECT", {}, Exception("server closed the connection unexpectedly"))
+        return []
+
+    monkeypatch.setattr(worker, "services_waiting", restarting)
+    monkeypatch.setattr(worker, "UNREACHABLE_WAIT_S", 0)
+    worker.work(interval=0, stop=lambda: len(calls) >= 3)  # it used to exit on the first failure
+    assert len(calls) == 3

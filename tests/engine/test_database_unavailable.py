@@ -20,3 +20,32 @@ def test_pages_and_api_answer_503_with_a_retry_hint(make_app: Callable[..., Flas
     api = client.get("/api/v1/services", headers={"Authorization": "Bearer insc_" + "x" * 43})
     assert api.status_code == 503 and api.get_json()["error"]["code"] == "busy"
     assert api.headers["Retry-After"] == "2"
+
+
+def test_a_connection_cut_while_the_session_ends_keeps_the_answer(make_app: Callable[..., Flask],
+                                                                   monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL restarting right after a page was built: ending the request's session rolls back
+    on a dead connection. That used to raise after the answer was chosen: a 500."""
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.orm import Session
+
+    from inscriptions.extensions import db
+    from inscriptions.models import ApiToken
+
+    app = make_app()
+    client = app.test_client()  # each request with its own application context, as in production
+    real_close = Session.close
+    cuts: list[int] = []
+
+    def close_on_a_cut_connection(self) -> None:  # type: ignore[no-untyped-def]
+        if not cuts and self.in_transaction():
+            cuts.append(1)
+            raise OperationalError("ROLLBACK", {}, Exception("terminating connection due to administrator command"))
+        real_close(self)
+
+    monkeypatch.setattr(Session, "close", close_on_a_cut_connection)
+    # A request that reads the database (an unknown token is looked up), then ends its session.
+    answer = client.get("/api/v1/services", headers={"Authorization": "Bearer insc_" + "x" * 43})
+    assert cuts == [1] and answer.status_code == 401
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(ApiToken.id))) == 0  # the pool still works
