@@ -27,7 +27,8 @@ the database and the e-mail files (the only truth):
 * ``notifications_lost`` / ``notifications_duplicated``: decided families with no e-mail, or more
   than one;
 * ``errors_5xx``: answers 500–599 other than a 503 with ``Retry-After``;
-* ``recovery_s``: per fault, seconds from the fault to the next application received.
+* ``recovery_s``: per fault, seconds from the fault to the first application received after it
+  was over (a restart done).
 
 Goals: all zero. The last line is one JSON object.
 """
@@ -273,18 +274,19 @@ def main(argv: list[str] | None = None) -> int:
             ("redis", lambda: (redis.kill(), time.sleep(1), redis.start())),
             ("postgresql", pg.restart_fast),
         ]
-        injected: dict[str, float] = {}
+        injected: dict[str, tuple[float, float]] = {}
         started = time.monotonic()
 
         def inject() -> None:
             for name, fault in faults:
                 time.sleep(args.spacing)
-                injected[name] = time.monotonic()
+                began = time.monotonic()
                 try:
                     fault()
                 except Exception as exc:  # the figures say what it did; the run goes on
                     print(f"fault {name}: {exc}", file=sys.stderr)
-                print(f"  {name} at {injected[name] - started:.1f}s", flush=True)
+                injected[name] = (began, time.monotonic())
+                print(f"  {name} at {began - started:.1f}s ({injected[name][1] - began:.1f}s)", flush=True)
 
         injector = threading.Thread(target=inject)
         injector.start()
@@ -308,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def settle_and_check(app: Any, args: argparse.Namespace, families: list[Any], answers: list[Answer], mail: Path,
-                     injected: dict[str, float]) -> dict[str, Any]:
+                     injected: dict[str, tuple[float, float]]) -> dict[str, Any]:
     """Wait until every application is decided and confirmed (or the timeout), then count."""
     from sqlalchemy import func, select
 
@@ -345,9 +347,10 @@ def settle_and_check(app: Any, args: argparse.Namespace, families: list[Any], an
     statuses = Counter(s for a in answers for s in a.statuses)
     errors_5xx = sum(n for s, n in statuses.items() if 500 <= s < 600 and s != 503) + sum(a.bad_503 for a in answers)
     recovery = {}
-    for name, at in injected.items():
-        after = [a.received_at for a in answers if a.received_at >= at]
-        recovery[name] = round(min(after) - at, 2) if after else None
+    for name, (began, ended) in injected.items():
+        # From the fault to the first application received after it was over (the restart done).
+        after = [a.received_at for a in answers if a.received_at >= ended]
+        recovery[name] = round(min(after) - began, 2) if after else None
     result = {
         "families": args.families, "received": len(received),
         "unanswered": sum(a.application_id is None for a in answers),
