@@ -199,3 +199,29 @@ def test_an_id_beyond_the_database_integer_is_not_found(app, client, install, ma
         assert client.get(url).status_code == 404
     assert client.post("/demandes/2147483648/envoyer").status_code == 404
     assert client.get("/demandes/2147483647").status_code == 404  # the largest id: looked up, absent
+
+
+def test_a_deactivated_account_sends_nothing(app, client, install, make_household, login, frozen_clock) -> None:  # type: ignore[no-untyped-def]
+    """The send reads the log-in with its own small query (auth.accounts.session_household_id):
+    an account deactivated since the log-in is refused there too, as everywhere else."""
+    from inscriptions.auth.accounts import session_household_id
+    from inscriptions.models import Account
+
+    install(opening_definition())
+    app.config["ALLOCATION"] = "worker"
+    family = make_household()
+    prepared = prepare_application(registration_input(family))
+    account = login(family)
+    frozen_clock(OPENING)
+    with app.test_request_context():
+        from flask import session
+
+        session["_user_id"] = account.get_id()
+        assert session_household_id() == family.id
+        db.session.get(Account, account.id).active = False
+        db.session.commit()
+        assert session_household_id() is None
+    sent = client.post(f"/demandes/{prepared.application_id}/envoyer")
+    assert sent.status_code in (302, 303) and "/connexion" in sent.headers["Location"]
+    db.session.rollback()
+    assert db.session.get(Application, prepared.application_id).status == "prepared"
