@@ -8,6 +8,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from browser_helpers import log_in
 from flask import Flask
 
 from inscriptions.extensions import db
@@ -59,11 +60,7 @@ def test_the_queue_fits_a_1280_px_screen(server_url, browser, check_accessibilit
     context = browser.new_context(viewport=DESKTOP, locale="fr-FR")
     page = context.new_page()
     try:
-        page.goto(server_url + "/connexion")
-        page.fill("#email", MANAGER)
-        page.fill("#password", PASSWORD)
-        with page.expect_navigation():
-            page.click("form.form button[type=submit]")
+        log_in(page, server_url, MANAGER, PASSWORD)
         page.goto(server_url + "/gestion/revue/")
         # The cancelled registration is hidden and counted.
         assert page.locator("#queue-table tbody tr").count() == 12

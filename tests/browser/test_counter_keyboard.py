@@ -10,6 +10,7 @@ import datetime as dt
 import re
 
 import pytest
+from browser_helpers import log_in
 from sqlalchemy import select
 
 from inscriptions.extensions import db
@@ -259,11 +260,7 @@ def test_a_webcam_scan_fills_the_code_where_the_browser_can_read_qr_codes(server
 
     plain = browser.new_context(viewport=DESKTOP)
     page = plain.new_page()
-    page.goto(server_url + "/connexion")
-    page.fill("#email", "agent.scan@mairie.test")
-    page.fill("#password", PASSWORD)
-    with page.expect_navigation():
-        page.click("form.form button[type=submit]")
+    log_in(page, server_url, "agent.scan@mairie.test", PASSWORD)
     page.wait_for_load_state("load")
     # Debian's headless Chromium has no BarcodeDetector: the button stays hidden, typing remains.
     if not page.evaluate("'BarcodeDetector' in window"):
@@ -273,11 +270,7 @@ def test_a_webcam_scan_fills_the_code_where_the_browser_can_read_qr_codes(server
     context = browser.new_context(viewport=DESKTOP)
     context.add_init_script(FAKE_CAMERA + f"window.__payload = {payload!r};")
     page = context.new_page()
-    page.goto(server_url + "/connexion")
-    page.fill("#email", "agent.scan@mairie.test")
-    page.fill("#password", PASSWORD)
-    with page.expect_navigation():
-        page.click("form.form button[type=submit]")
+    log_in(page, server_url, "agent.scan@mairie.test", PASSWORD)
     page.locator("[data-scan]").wait_for(state="visible")
     # The payload read from the camera fills the code box and opens the form (after the reason).
     with page.expect_navigation(url=re.compile(r"/acces\?next=")):

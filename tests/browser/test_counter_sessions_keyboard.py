@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from browser_helpers import log_in
 from flask import Flask
 from sqlalchemy import select
 from test_counter_keyboard import DESKTOP, active, tab_until
@@ -86,11 +87,7 @@ def test_two_sessions_with_alternatives_are_keyed_with_the_keyboard(server_url, 
     db.session.add(household)
     db.session.commit()
 
-    page.goto(server_url + "/connexion")
-    page.fill("#email", "agent.ete@mairie.test")
-    page.fill("#password", PASSWORD)
-    with page.expect_navigation():  # logged in before going on (a busy machine answers slowly)
-        page.click("form.form button[type=submit]")
+    log_in(page, server_url, "agent.ete@mairie.test", PASSWORD)
     page.goto(server_url + f"/guichet/foyers/{household.id}/saisie/voeux")
     # The reason first (keyboard: Space chooses the focused reason, Enter on the button sends).
     assert "/acces" in page.url

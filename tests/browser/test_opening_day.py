@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from browser_helpers import log_in
 
 from inscriptions.allocation.worker import drain
 
@@ -32,11 +33,7 @@ def test_prepare_then_send_at_opening_then_follow_it_without_javascript(  # type
     context = browser.new_context(viewport=PHONE_VIEWPORT, locale="fr-FR", java_script_enabled=False)
     page = context.new_page()
     try:
-        page.goto(server_url + "/connexion")
-        page.fill("#email", email)
-        page.fill("#password", PASSWORD)
-        with page.expect_navigation():
-            page.click("form.form button[type=submit]")
+        log_in(page, server_url, email, PASSWORD)
 
         # The form, filled two weeks before opening.
         page.goto(server_url + "/services/cinema/inscription")
@@ -83,11 +80,7 @@ def test_prepare_then_send_at_opening_then_follow_it_without_javascript(  # type
     checked = browser.new_context(viewport=PHONE_VIEWPORT, locale="fr-FR")
     try:
         page = checked.new_page()
-        page.goto(server_url + "/connexion")
-        page.fill("#email", email)
-        page.fill("#password", PASSWORD)
-        with page.expect_navigation():
-            page.click("form.form button[type=submit]")
+        log_in(page, server_url, email, PASSWORD)
         page.goto(application_url)
         check_accessibility(page)
     finally:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from browser_helpers import log_in
 from reports_helpers import CANTEEN, POOL
 
 from inscriptions.permissions import grant_role
@@ -44,11 +45,7 @@ def test_reports_pages_in_a_browser(server_url, page, app, make_household, book)
     csp_errors: list[str] = []
     page.on("console", lambda msg: csp_errors.append(msg.text) if "Content Security Policy" in msg.text else None)
 
-    page.goto(server_url + "/connexion")
-    page.fill("#email", MANAGER)
-    page.fill("#password", PASSWORD)
-    with page.expect_navigation():
-        page.click("form.form button[type=submit]")
+    log_in(page, server_url, MANAGER, PASSWORD)
 
     page.goto(server_url + "/gestion/piscine/rapports")
     assert page.locator("#chart-per-day rect").count() == 30
