@@ -321,7 +321,8 @@ def drop_scratch_database(url: str | URL, name: str) -> None:
     engine = _engine(url)
     try:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {_quote(conn, name)} WITH (FORCE)"))
+            statement = f"DROP DATABASE IF EXISTS {_quote(conn, name)} WITH (FORCE)"  # a quoted identifier
+            conn.execute(text(statement))
     finally:
         engine.dispose()
 

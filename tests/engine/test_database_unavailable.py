@@ -11,6 +11,7 @@ UNREACHABLE = "postgresql+psycopg://postgres@127.0.0.1:1/inscriptions?connect_ti
 
 
 def test_pages_and_api_answer_503_with_a_retry_hint(make_app: Callable[..., Flask]) -> None:
+    make_app()  # the test database's own app first: the fixture cleans the database through it
     app = make_app(SQLALCHEMY_DATABASE_URI=UNREACHABLE, SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
                    WTF_CSRF_ENABLED=False, RATE_LIMITS_ENABLED=False)
     client = app.test_client()
@@ -38,10 +39,11 @@ def test_a_connection_cut_while_the_session_ends_keeps_the_answer(make_app: Call
     cuts: list[int] = []
 
     def close_on_a_cut_connection(self) -> None:  # type: ignore[no-untyped-def]
-        if not cuts and self.in_transaction():
+        in_transaction = self.in_transaction()
+        real_close(self)  # the connection goes back (SQLAlchemy invalidates a cut one), then:
+        if not cuts and in_transaction:
             cuts.append(1)
             raise OperationalError("ROLLBACK", {}, Exception("terminating connection due to administrator command"))
-        real_close(self)
 
     monkeypatch.setattr(Session, "close", close_on_a_cut_connection)
     # A request that reads the database (an unknown token is looked up), then ends its session.
