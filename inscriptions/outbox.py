@@ -30,16 +30,17 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import DateTime, Select, Update, bindparam, event, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from inscriptions import clock, jobs
+from inscriptions.database import write_transaction
 from inscriptions.extensions import db
 from inscriptions.models import OutboxJob
 
 log = logging.getLogger(__name__)
 
-PERFORM_JOB = "inscriptions.outbox:perform"
 PERFORM_MANY_JOB = "inscriptions.outbox:perform_many"
 PER_QUEUE_JOB = 50
 _RECORDED = "inscriptions.outbox.recorded"
@@ -109,10 +110,6 @@ def relay_stale(limit: int = RELAY_BATCH) -> int:
 def _hand_over(ids: list[int]) -> int:
     if not ids:
         return 0
-    from flask import current_app
-
-    from inscriptions.database import write_transaction
-
     if current_app.config.get("JOBS_BACKEND", jobs.INLINE) != jobs.INLINE:
         # Marked first: a relay running meanwhile then leaves these rows alone for a while. (Run
         # in-process, the jobs mark themselves done at once: nothing to mark.)
@@ -146,8 +143,6 @@ def run_once(claim: Select[Any], run: Callable[[Any], object], mark: Update) -> 
     transaction holding the row's lock (PostgreSQL: ``FOR UPDATE SKIP LOCKED``): a second copy
     finds it locked or done and does nothing; returns whether it ran here. ``run`` must not
     commit (the lock would go with it)."""
-    from inscriptions.database import write_transaction
-
     row = db.session.execute(claim.with_for_update(skip_locked=True)).first()
     if row is None:
         db.session.rollback()
@@ -169,8 +164,6 @@ def run_once(claim: Select[Any], run: Callable[[Any], object], mark: Update) -> 
 
 def relay_again_after() -> dt.timedelta:
     """How long a handed-over job may stay not done before it is handed over again."""
-    from flask import current_app
-
     return dt.timedelta(seconds=int(current_app.config.get("OUTBOX_RELAY_AGAIN_S", 120)))
 
 

@@ -44,8 +44,16 @@ from werkzeug.wrappers import Response
 
 from inscriptions import MAX_ID
 from inscriptions.allocation.queue import SEND_SIGNED_IN_POSTGRESQL, SEND_WITH_TOKEN_POSTGRESQL
+from inscriptions.api.schemas import ApplicationAcceptedOut
+from inscriptions.api.tokens import LAST_USED_EVERY, PREFIX, hash_token
+from inscriptions.auth.accounts import parse_login_id
 from inscriptions.clock import utcnow_naive
+from inscriptions.definitions.registry import registry
+from inscriptions.extensions import db
 from inscriptions.models.account import login_fingerprint
+from inscriptions.models.application import public_number
+from inscriptions.permissions import roles_holding
+from inscriptions.web import security_headers
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +100,6 @@ class QuickSend:
 
     def engine(self) -> Engine:
         if self._engine is None:
-            from inscriptions.extensions import db
-
             with self.app.app_context():
                 self._engine = db.engine
         return self._engine
@@ -117,8 +123,6 @@ class QuickSend:
             # Nothing was committed: the full path tries again and answers as it does when busy.
             log.warning("quick send of application %s failed; the full path answers", application_id, exc_info=True)
             raise _FullPath() from None
-        from inscriptions.web import security_headers
-
         response = redirect(f"{environ.get('SCRIPT_NAME', '')}/demandes/{application_id}", 303)
         for name, value in security_headers(self.app.config, signed_in=True):
             response.headers[name] = value
@@ -126,13 +130,6 @@ class QuickSend:
 
     def send_with_token(self, environ: dict[str, Any], application_id: int) -> Any:
         """The API's 202 once sent; raises :class:`_FullPath` otherwise."""
-        from inscriptions.api.schemas import ApplicationAcceptedOut
-        from inscriptions.api.tokens import LAST_USED_EVERY, PREFIX, hash_token
-        from inscriptions.definitions.registry import registry
-        from inscriptions.models.application import public_number
-        from inscriptions.permissions import roles_holding
-        from inscriptions.web import security_headers
-
         scheme, _sep, secret = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
         secret = secret.strip()
         if scheme.lower() != "bearer" or not secret.startswith(PREFIX) or len(secret) > 200:
@@ -205,8 +202,6 @@ class QuickSend:
                 raise _FullPath()
 
     def _log_in(self, session: dict[str, Any]) -> tuple[int, str, int]:
-        from inscriptions.auth.accounts import parse_login_id
-
         parsed = parse_login_id(session.get("_user_id"))
         if parsed is None:
             raise _FullPath()
