@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -19,8 +20,9 @@ from inscriptions.pricing import euros
 from inscriptions.registrations.status import status_label
 from inscriptions.urls import public_url
 
-__all__ = ["household_emails", "households_emails", "registration_received", "registrations_context",
-           "registrations_received", "status_label"]
+__all__ = ["Confirmation", "household_emails", "households_emails", "received_confirmations",
+           "registration_received", "registrations_context", "registrations_received", "send_confirmation",
+           "status_label"]
 
 
 def household_emails(household_id: int) -> list[str]:
@@ -58,10 +60,30 @@ def registration_received(batch: str) -> int:
 
 
 def registrations_received(batches: list[str]) -> int:
-    """The confirmations of every application an allocator pass decided, in one job (a queue job
-    costs more than the few queries of one confirmation) and three queries (the registrations with
-    what the messages show, the households' addresses, the ranks of drawn applications); returns
-    how many messages were sent."""
+    """The confirmations of several bookings, read together (:func:`received_confirmations`);
+    returns how many messages were sent."""
+    return sum(send_confirmation(message) for message in received_confirmations(batches).values())
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """One household's message about its registrations of one batch, ready to send."""
+
+    batch: str
+    recipients: list[str]
+    context: dict[str, Any]
+
+
+def send_confirmation(message: Confirmation) -> int:
+    """Send one prepared confirmation; returns how many messages were sent (0 or 1)."""
+    return send_templated("emails/registration_received", message.recipients, **message.context)
+
+
+def received_confirmations(batches: list[str]) -> dict[str, Confirmation]:
+    """The confirmations of ``batches`` (an allocator pass decides hundreds), in three queries
+    whatever their number: the registrations with what the messages show, the households'
+    addresses, the ranks of drawn applications. Batches of households without e-mail are left
+    out (they receive a printed letter)."""
     by_batch: dict[str, list[Registration]] = defaultdict(list)
     for reg in db.session.scalars(
         select(Registration).where(Registration.batch.in_(batches)).order_by(Registration.id)
@@ -85,7 +107,7 @@ def registrations_received(batches: list[str]) -> int:
             found = explanation(application, ranked[code], drawn_of[code])
             if found is not None:
                 drawn[application.batch] = found
-    sent = 0
+    messages: dict[str, Confirmation] = {}
     for batch in batches:
         regs = by_batch.get(batch)
         recipients = emails.get(regs[0].household_id) if regs and regs[0].household_id is not None else None
@@ -95,8 +117,8 @@ def registrations_received(batches: list[str]) -> int:
         if batch in drawn:
             context.update(explanation=drawn[batch].sentences(),
                            draw_url=public_url("portal.draw_page", code=regs[0].service_code))
-        sent += send_templated("emails/registration_received", recipients, **context)
-    return sent
+        messages[batch] = Confirmation(batch, recipients, context)
+    return messages
 
 
 def registrations_context(regs: list[Registration]) -> dict[str, Any]:

@@ -456,14 +456,14 @@ def test_failing_email_does_not_undo_the_registration(app, make_household, book,
 def test_email_is_sent_only_after_the_commit(make_household, book, monkeypatch) -> None:
     seen: list[int] = []
 
-    def spy(batch: str) -> int:
+    def spy(message: Any) -> int:
         # The job sees the committed rows from another connection.
         with db.engine.connect() as conn:
             seen.append(conn.execute(select(func.count()).select_from(Registration)
-                                     .where(Registration.batch == batch)).scalar_one())
+                                     .where(Registration.batch == message.batch)).scalar_one())
         return 0
 
-    monkeypatch.setattr("inscriptions.notifications.registration_received", spy)
+    monkeypatch.setattr("inscriptions.notifications.send_confirmation", spy)
     household = make_household()
     book("cantine", household, children=household.children, answers=CANTEEN_ANSWERS)
     assert seen == [1]

@@ -17,17 +17,17 @@ from inscriptions.models import Application, Household, Registration
 
 def test_inline_job_runs_after_the_commit(app, book_canteen, outbox, monkeypatch) -> None:
     seen: list[int] = []
-    real_job = notifications.registration_received
+    real_job = notifications.send_confirmation
 
-    def probe(batch: str) -> int:
+    def probe(message: notifications.Confirmation) -> int:
         # A second connection sees only committed rows: the booking must already be there.
         with db.engine.connect() as conn:
             seen.append(conn.execute(
-                text("SELECT count(*) FROM registrations WHERE batch = :b"), {"b": batch}
+                text("SELECT count(*) FROM registrations WHERE batch = :b"), {"b": message.batch}
             ).scalar_one())
-        return real_job(batch)
+        return real_job(message)
 
-    monkeypatch.setattr(notifications, "registration_received", probe)
+    monkeypatch.setattr(notifications, "send_confirmation", probe)
     family, _outcome = book_canteen()
     assert seen == [1]
     [message] = outbox
@@ -38,10 +38,10 @@ def test_failing_inline_job_is_logged_and_keeps_the_registration(make_app, make_
                                                                   monkeypatch, caplog) -> None:
     app = make_app(JOBS_EAGER_RAISE=False)
 
-    def broken(batch: str) -> int:
+    def broken(message: notifications.Confirmation) -> int:
         raise ConnectionRefusedError("SMTP server down")
 
-    monkeypatch.setattr(notifications, "registration_received", broken)
+    monkeypatch.setattr(notifications, "send_confirmation", broken)
     with app.app_context(), caplog.at_level(logging.ERROR):
         _family, outcome = book_canteen()
         assert outcome.status == "accepted"
@@ -58,10 +58,10 @@ def test_failing_inline_job_is_logged_and_keeps_the_registration(make_app, make_
 def test_failing_inline_job_raises_with_eager_raise(app, book_canteen, monkeypatch) -> None:
     assert app.config["JOBS_EAGER_RAISE"]
 
-    def broken(batch: str) -> int:
+    def broken(message: notifications.Confirmation) -> int:
         raise ConnectionRefusedError("SMTP server down")
 
-    monkeypatch.setattr(notifications, "registration_received", broken)
+    monkeypatch.setattr(notifications, "send_confirmation", broken)
     with pytest.raises(ConnectionRefusedError):
         book_canteen()
     # Raised after the commit: the registration is saved all the same.
