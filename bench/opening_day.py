@@ -120,6 +120,8 @@ CONF = ROOT / "gunicorn.conf.py"
 SERVICE = "ouverture"
 SESSION = "semaine-1"
 PASSWORD = "banc-d-essai-2026"  # noqa: S105 - the benchmark families' shared password
+# The sealing key of the run's processes (inscriptions.privacy.sealing): a fixed, valid Fernet key.
+DATA_KEY = "non_6BlDYC7DbjLwKs0tGdsnHO5qzd2pLdnul1wwEPQ="
 SECRET_KEY = "opening-day-bench-secret"  # noqa: S105 - a throw-away database's session key
 DEFAULT_BASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -301,6 +303,7 @@ def server_env(db_url: str, plugins: Path, workdir: Path, jobs_backend: str = "r
         INSCRIPTIONS_PLUGINS_DIR=str(plugins),
         INSCRIPTIONS_SECRET_KEY=SECRET_KEY,
         INSCRIPTIONS_PUBLIC_URL="http://127.0.0.1",  # required in production (wsgi.py, RQ workers)
+        INSCRIPTIONS_DATA_KEYS=DATA_KEY,  # required in production too (sealed health answers)
         INSCRIPTIONS_UPLOAD_DIR=str(workdir / "uploads"),
         INSCRIPTIONS_MAIL_BACKEND="dummy",
         INSCRIPTIONS_JOBS_BACKEND=jobs_backend,

@@ -13,16 +13,21 @@ reads commits right after logging (see :func:`log_read`).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import enum
-from collections.abc import Mapping
+import getpass
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+import click
+from flask import has_request_context, request
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, insert, or_, select
 
 from inscriptions.clock import utcnow_naive
 from inscriptions.extensions import db
-from inscriptions.models import Account, AuditEvent
+from inscriptions.models import Account, AuditEvent, AuditEventHousehold
 
 REASON_MAX = 500
 
@@ -53,6 +58,15 @@ class Action(enum.StrEnum):
     # The back office's codes (inscriptions.backoffice.workflow.CHANGE_STATUS, READ_QUEUE).
     CHANGE_STATUS = "change_status"
     READ_QUEUE = "read_queue"
+    # Issue 17: the DPO produced a household's data on its request (right of access).
+    PRODUCE_HOUSEHOLD_DATA = "produce_household_data"
+    # Issue 17: the household's name shown on the page asking the reason for opening its file,
+    # and the scan intake's reads (a batch, a page image or cut-out, a registration's evidence).
+    IDENTIFY_HOUSEHOLD = "identify_household"
+    READ_SCAN = "read_scan"
+    # Issue 17: a household erased with everything about it, on its request (the DPO) or by the
+    # purge (a paper-only household past its retention).
+    ERASE_HOUSEHOLD = "erase_household"
 
 
 # What the DPO reads for each code (journal page, CSV export): one label per member of Action.
@@ -77,6 +91,10 @@ ACTION_LABELS: dict[str, Any] = {
     Action.READ_DOCUMENT: _l("File sent by a family opened"),
     Action.CHANGE_STATUS: _l("Registration status changed"),
     Action.READ_QUEUE: _l("Review queue read"),
+    Action.PRODUCE_HOUSEHOLD_DATA: _l("Household's data produced by the DPO on request"),
+    Action.IDENTIFY_HOUSEHOLD: _l("Household named before the reason for access is given"),
+    Action.READ_SCAN: _l("Scanned form opened (batch, page image or evidence)"),
+    Action.ERASE_HOUSEHOLD: _l("Household erased with all its data and files"),
 }
 
 
@@ -86,10 +104,78 @@ def action_label(code: str) -> str:
     return str(label) if label is not None else code
 
 
+class Channel(enum.StrEnum):
+    """How an access came in (``AuditEvent.channel``)."""
+
+    WEB = "web"  # a page of the site
+    API = "api"  # the JSON API (bearer tokens)
+    CLI = "cli"  # a command (``inscriptions ...`` / ``flask ...``), run by someone on the server
+    JOB = "job"  # background work (an RQ job, or a job run inline after a request)
+
+
+CHANNEL_LABELS: dict[str, Any] = {
+    Channel.WEB: _l("Web site"),
+    Channel.API: _l("API"),
+    Channel.CLI: _l("Command line"),
+    Channel.JOB: _l("Background job"),
+}
+
+# AuditEvent.role of an access made without an account: a command run on the server, or the
+# application's own work (a timed rule, a purge started by a job).
+OPERATOR = "operator"
+SYSTEM = "system"
+
+# Set by the job runners (inscriptions.jobs): a job run inline still runs inside the request
+# that queued it, yet its accesses are the job's.
+_CHANNEL: contextvars.ContextVar[str | None] = contextvars.ContextVar("audit_channel", default=None)
+
+
+@contextlib.contextmanager
+def channel_scope(channel: str) -> Iterator[None]:
+    """Log the accesses made inside the block as coming through ``channel``."""
+    token = _CHANNEL.set(channel)
+    try:
+        yield
+    finally:
+        _CHANNEL.reset(token)
+
+
+def current_channel() -> str:
+    """The channel of the code running now: a job's, else a command's (one may push a request
+    context of its own, to render a page), else the API's or the site's request; background work
+    started outside all of them (a plain RQ worker) is a job."""
+    explicit = _CHANNEL.get()
+    if explicit:
+        return explicit
+    if click.get_current_context(silent=True) is not None:
+        return Channel.CLI
+    if has_request_context():
+        return Channel.API if request.blueprint == "api" else Channel.WEB
+    return Channel.JOB
+
+
 def _actor_id(actor: Account | int | None) -> int | None:
     if actor is None or isinstance(actor, int):
         return actor
     return actor.id
+
+
+def _account(actor: Account | int | None) -> Account | None:
+    if actor is None or isinstance(actor, Account):
+        return actor
+    return db.session.get(Account, actor)
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        return ""
+
+
+def _households(household_id: int | None, households: Iterable[int | None] | None) -> list[int]:
+    found = {household_id} | set(households or ())
+    return sorted(h for h in found if h is not None)
 
 
 def log_access(
@@ -100,24 +186,58 @@ def log_access(
     reason: str = "",
     *,
     registration_id: int | None = None,
+    households: Iterable[int | None] | None = None,
+    role: str | None = None,
 ) -> AuditEvent:
     """Append one event to the audit log (added to the session, not committed).
 
     ``actor`` is the staff account (or its id); ``detail`` a small JSON-ready mapping saying what
     was seen or changed (ids, service code, channel — never a copy of the data itself);
     ``reason`` the mediation reason the agent gave, if any.
+
+    ``households``: every household whose data the access showed, when it may be several (a
+    search, a queue page, an export). One household is written in ``household_id``; several go
+    to ``detail["households"]`` and to :class:`AuditEventHousehold`, so that each household's
+    history (:func:`events_of_household`) finds the event.
+
+    ``role`` defaults to the actor's roles for the service of ``detail["service"]``
+    (:func:`inscriptions.permissions.access_roles`), or without an actor to ``operator`` (a
+    command) or ``system`` (the application's own work); the channel is the running request's,
+    command's or job's (:func:`current_channel`). A command run without an account records the
+    system user who ran it (``detail["os_user"]``).
     """
+    from inscriptions.permissions import access_roles
+
+    concerned = _households(household_id, households)
+    detail = dict(detail or {})
+    if len(concerned) > 1:
+        detail["households"] = concerned
+    channel = current_channel()
+    account = _account(actor)
+    if channel == Channel.CLI and actor is None:
+        detail.setdefault("os_user", _os_user())
+    if role is None and actor is None:
+        # No account: someone with access to the server (a command), or the application itself.
+        role = OPERATOR if channel == Channel.CLI else SYSTEM
+    elif role is None:
+        service = detail.get("service")
+        role = access_roles(account, service if isinstance(service, str) else None)
     event = AuditEvent(
         at=utcnow_naive(),
         actor_account_id=_actor_id(actor),
         action=str(action),
-        household_id=household_id,
+        household_id=concerned[0] if len(concerned) == 1 else None,
         registration_id=registration_id,
-        detail=dict(detail or {}),
+        detail=detail,
         reason=(reason or "").strip()[:REASON_MAX],
+        role=role[:200],
+        channel=str(channel),
     )
     db.session.add(event)
     db.session.flush()
+    if len(concerned) > 1:
+        db.session.execute(insert(AuditEventHousehold),
+                           [{"event_id": event.id, "household_id": h} for h in concerned])
     return event
 
 
@@ -129,15 +249,25 @@ def log_read(
     reason: str = "",
     *,
     registration_id: int | None = None,
+    households: Iterable[int | None] | None = None,
+    role: str | None = None,
 ) -> AuditEvent:
     """:func:`log_access` for a read, committed at once: the read is logged even if the page fails."""
-    event = log_access(actor, action, household_id, detail, reason, registration_id=registration_id)
+    event = log_access(actor, action, household_id, detail, reason, registration_id=registration_id,
+                       households=households, role=role)
     db.session.commit()
     return event
+
+
+def concerns_household(household_id: int) -> ColumnElement[bool]:
+    """The condition on :class:`AuditEvent` of the events about ``household_id``: its own, and
+    those about several households that include it."""
+    linked = select(AuditEventHousehold.event_id).where(AuditEventHousehold.household_id == household_id)
+    return or_(AuditEvent.household_id == household_id, AuditEvent.id.in_(linked))
 
 
 def events_of_household(household_id: int) -> list[AuditEvent]:
     """The household's audit events, oldest first (for the DPO screen and the family's history)."""
     return list(db.session.scalars(
-        select(AuditEvent).where(AuditEvent.household_id == household_id).order_by(AuditEvent.id)
+        select(AuditEvent).where(concerns_household(household_id)).order_by(AuditEvent.id)
     ))

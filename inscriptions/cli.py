@@ -15,7 +15,7 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from inscriptions.definitions.loader import load_services
 from inscriptions.paper.cli import paper_cli
-from inscriptions.privacy.cli import privacy_cli
+from inscriptions.privacy.cli import audit_cli, privacy_cli
 from inscriptions.settings import PROJECT_ROOT
 
 
@@ -344,6 +344,7 @@ def register_app_commands(app: Flask) -> None:
     app.cli.add_command(staff_cli)
     app.cli.add_command(paper_cli)
     app.cli.add_command(privacy_cli)
+    app.cli.add_command(audit_cli)
     app.cli.add_command(backup_cli)
 
 
@@ -374,4 +375,5 @@ main.add_command(jobs_cli)
 main.add_command(staff_cli)
 main.add_command(paper_cli)
 main.add_command(privacy_cli)
+main.add_command(audit_cli)
 main.add_command(backup_cli)

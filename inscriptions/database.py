@@ -56,6 +56,10 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _begin(conn):  # type: ignore[no-untyped-def]
         options = conn.get_execution_options()
+        if options.get("isolation_level") == "AUTOCOMMIT":
+            # No transaction asked for (an Alembic autocommit block): a PRAGMA such as
+            # foreign_keys, a no-op inside a transaction, must reach the database.
+            return
         if options.get(IMMEDIATE):
             # Set on every write transaction: the pooled connection keeps the last value.
             conn.exec_driver_sql(f"PRAGMA busy_timeout={int(options.get(LOCK_TIMEOUT, 5000))}")

@@ -106,12 +106,17 @@ def enqueue(path: str, *args: Any) -> str | None:
 
 
 def _run_inline(path: str, payload: list[Any]) -> None:
+    from inscriptions.audit import Channel, channel_scope
+
     func = resolve(path)
     if current_app.config.get("JOBS_EAGER_RAISE"):
-        func(*payload)
+        with channel_scope(Channel.JOB):
+            func(*payload)
         return
     try:
-        func(*payload)
+        # Inside the request that queued it, the job's accesses are still the job's (audit log).
+        with channel_scope(Channel.JOB):
+            func(*payload)
     except Exception:
         log.exception("job %s%r failed", path, payload)
         # The job may have left the session half-used; the request goes on with a clean one.
@@ -124,8 +129,10 @@ def perform(path: str, args: Sequence[Any]) -> Any:
     The context (hence the database session) is new for every job and removed afterwards, so
     one job's failure never leaks into the next. A raised exception reaches RQ, which retries.
     """
+    from inscriptions.audit import Channel, channel_scope
+
     app = worker_app()
-    with app.app_context():
+    with app.app_context(), channel_scope(Channel.JOB):
         return resolve(path)(*args)
 
 

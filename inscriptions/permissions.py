@@ -118,6 +118,21 @@ PERMISSIONS: dict[str, Permission] = {
         "Read the audit log (`/dpo/journal`) and export it as CSV (the export is itself logged).",
         Role.DPO, per_service=False,
     ),
+    # The right of access of families without an account (paper-only) goes through the DPO.
+    "produce_household_data": _perm(
+        "Produce all data about any household (ZIP or PDF, `/dpo/donnees-foyer`) to answer its request; "
+        "the request is written in the audit log as the reason.",
+        Role.DPO, per_service=False,
+    ),
+    # The right to erasure of families without an account goes through the DPO too. Not managers:
+    # an erasure reaches every service's registrations and files, and cannot be undone; the DPO,
+    # who receives the requests, checks them and decides, on the counts shown before confirming.
+    "erase_household": _perm(
+        "Erase any household on its request (`/dpo/effacement-foyer`): its people, accounts, drafts, "
+        "registrations (anonymised, current ones cancelled), files, scanned pages and print runs holding it; "
+        "the request is written in the audit log as the reason.",
+        Role.DPO, per_service=False,
+    ),
 }
 
 
@@ -197,6 +212,24 @@ def services_with(account: Account | None, permission: str) -> set[str] | None:
         if code is not None:
             codes.add(code)
     return codes
+
+
+def access_roles(account: Account | None, service_code: str | None = None) -> str:
+    """The roles under which ``account`` makes an access, as the audit log records them.
+
+    Staff grants first: for an access to ``service_code``, the grants for that service (and the
+    town-wide admin); otherwise (a town-wide access such as a search, or no grant for the service)
+    every staff grant. A per-service grant is written ``role:service`` (``agent:cantine``), several
+    are comma-separated. An account with no staff grant acting as a family is ``parent``.
+    """
+    grants = grants_of(account)
+    staff = [(role, code) for role, code in grants if role != PARENT]
+    relevant = [(role, code) for role, code in staff
+                if service_code is not None and (code == service_code or role == Role.ADMIN)]
+    chosen = relevant or staff
+    if not chosen:
+        return PARENT if any(role == PARENT for role, _code in grants) else ""
+    return ",".join(sorted({f"{role}:{code}" if code else str(role) for role, code in chosen}))
 
 
 def acts_for_household(account: Account | None, household_id: int) -> bool:

@@ -70,8 +70,10 @@ class SettingsError(Exception):
 def check_production(config: Mapping[str, Any]) -> None:
     """Refuse to serve without what production needs: ``PUBLIC_URL``, the site's address, from
     which every link in an e-mail is built (a password reset included), never from the ``Host``
-    header a request brings. Called by ``wsgi.py`` and by RQ workers; the development server
-    (``inscriptions run``, any ``flask`` command) and tests run without it.
+    header a request brings; ``DATA_KEYS``, the keys of the sealed health answers (a key generated
+    into a folder a redeployment replaces would lose them all). Called by ``wsgi.py`` and by RQ
+    workers; the development server (``inscriptions run``, any ``flask`` command) and tests run
+    without it.
     """
     if config.get("TESTING") or os.environ.get("FLASK_RUN_FROM_CLI") == "true":
         return
@@ -84,6 +86,11 @@ def check_production(config: Mapping[str, Any]) -> None:
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
         raise SettingsError(f"INSCRIPTIONS_PUBLIC_URL must be the site's address, e.g. "
                             f"https://inscriptions.villebelle.fr (got {url!r})")
+    if not str(config.get("DATA_KEYS") or "").strip():
+        raise SettingsError(
+            "INSCRIPTIONS_DATA_KEYS is required in production: the keys that encrypt health answers and "
+            "uploaded files (generate one with `inscriptions privacy new-key`; keep it outside the database "
+            "and its backups)")
 
 
 def load_settings(instance_path: Path) -> dict[str, object]:
@@ -97,9 +104,14 @@ def load_settings(instance_path: Path) -> dict[str, object]:
         "PLUGINS_DIR": Path(_env("PLUGINS_DIR", str(PROJECT_ROOT / "plugins"))),
         "TOWN_FILE": Path(_env("TOWN_FILE", str(PROJECT_ROOT / "town" / "town.yaml"))),
         "UPLOAD_DIR": Path(_env("UPLOAD_DIR", str(instance_path / "uploads"))),
+        # Keys sealing health answers and uploaded files (inscriptions.privacy.sealing).
+        "DATA_KEYS": _env("DATA_KEYS", ""),
         "MAX_CONTENT_LENGTH": int(_env("MAX_UPLOAD_MB", "10")) * 1024 * 1024,
         # Where the nightly pg_dump files are written; `inscriptions backup check` restores the newest.
         "BACKUP_DIR": Path(backup_dir) if (backup_dir := _env("BACKUP_DIR")) else None,
+        # Where each seal of the audit journal records the chain's head, outside the database, so
+        # that `inscriptions audit verify` sees entries deleted at its very end (privacy.integrity).
+        "AUDIT_HEAD_FILE": Path(_env("AUDIT_HEAD_FILE", str(instance_path / "audit-head.json"))),
         # Development writes e-mails to files; production sets smtp.
         "MAIL_BACKEND": mail_backend,
         "MAIL_FILE_PATH": _env("MAIL_FILE_PATH", str(instance_path / "mail")),

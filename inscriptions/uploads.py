@@ -9,11 +9,14 @@ and what is kept is a fresh copy written from what was decoded (:func:`_rewrite`
 sent: a forged, truncated or polyglot file, or a decompression bomb, never reaches an agent. The
 answer stored in a form is the upload's token;
 :func:`inscriptions.registrations.participants.file_lookup` checks it belongs to the household.
+The kept copy is encrypted (:mod:`inscriptions.privacy.sealing`): :func:`read_upload` opens it
+for the readers allowed to (the family, the staff who check it).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import secrets
 import tempfile
@@ -27,8 +30,10 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
+from inscriptions import files
 from inscriptions.extensions import db
 from inscriptions.models import Upload
+from inscriptions.privacy.sealing import seal_bytes, unseal_bytes
 
 # The kinds a definition may accept (FileField.accept), by the MIME type filetype detects.
 KINDS = {"application/pdf": "pdf", "image/jpeg": "jpeg", "image/png": "png"}
@@ -198,8 +203,10 @@ def store_upload(
         clean_name = f"{tmp_name}.clean"
         try:
             _rewrite(Path(tmp_name), Path(clean_name), kind)
-            size = Path(clean_name).stat().st_size
-            sha256 = hashlib.sha256(Path(clean_name).read_bytes()).hexdigest()
+            clean = Path(clean_name).read_bytes()
+            size, sha256 = len(clean), hashlib.sha256(clean).hexdigest()
+            # Kept encrypted (a certificate is health data): inscriptions.privacy.sealing.
+            Path(clean_name).write_bytes(seal_bytes(clean))
             os.replace(clean_name, folder / token)
         finally:
             Path(clean_name).unlink(missing_ok=True)
@@ -217,6 +224,8 @@ def store_upload(
     )
     db.session.add(upload)
     db.session.flush()
+    # In the register of files, with its household: erasing the household reaches it.
+    files.record(folder / token, files.UPLOAD, households=[household_id])
     return upload
 
 
@@ -242,18 +251,24 @@ def download_response(upload: Upload) -> Response:
     """The kept file as a download under the name the family gave it, never cached (a certificate
     must not stay in a shared cache or the browser's); 404 when the file is gone from the disk."""
     try:
-        path = open_upload(upload)
+        content = read_upload(upload)
     except FileNotFoundError:
         abort(404)
-    response = send_file(path, mimetype=upload.content_type, as_attachment=True, download_name=upload.filename,
-                         max_age=0)
+    response = send_file(io.BytesIO(content), mimetype=upload.content_type, as_attachment=True,
+                         download_name=upload.filename, max_age=0)
     response.headers["Cache-Control"] = "private, no-store"
     return response
 
 
 def open_upload(upload: Upload) -> Path:
-    """The stored file's path; raises FileNotFoundError when it is gone (purged)."""
+    """The stored (encrypted) file's path; raises FileNotFoundError when it is gone (purged)."""
     path = _path_of(upload)
     if not path.is_file():
         raise FileNotFoundError(path)
     return path
+
+
+def read_upload(upload: Upload) -> bytes:
+    """The file's content, decrypted: for a reader allowed to open it (the callers check).
+    Raises FileNotFoundError when it is gone (purged)."""
+    return unseal_bytes(open_upload(upload).read_bytes())

@@ -21,6 +21,8 @@ from sqlalchemy import text
 from werkzeug.serving import make_server
 
 os.environ.setdefault("INSCRIPTIONS_SECRET_KEY", "test-secret-key")
+# One sealing key for every process of a test (the app, gunicorn, workers): inscriptions.privacy.sealing.
+os.environ.setdefault("INSCRIPTIONS_DATA_KEYS", "non_6BlDYC7DbjLwKs0tGdsnHO5qzd2pLdnul1wwEPQ=")
 
 from inscriptions import clock, create_app
 from inscriptions.extensions import db
@@ -61,6 +63,8 @@ def base_config(db_url: str, tmp: Path, plugins: Path = PLUGINS) -> dict[str, ob
         "MAIL_BACKEND": "locmem",
         "JOBS_EAGER_RAISE": True,
         "SERVER_NAME": "localhost",
+        # The journal's recorded head (inscriptions.privacy.integrity), one per test's database.
+        "AUDIT_HEAD_FILE": tmp / "audit-head.json",
     }
 
 

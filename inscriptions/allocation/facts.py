@@ -38,6 +38,7 @@ from inscriptions.eligibility import age_reference_day
 from inscriptions.extensions import db
 from inscriptions.models import Child, Guardian, Household, Registration, Status
 from inscriptions.plugin_api import ParticipantView
+from inscriptions.privacy.sealing import OpenedOnRead
 
 # Ids per IN list elsewhere than PostgreSQL: well under every database's limit on bound parameters.
 _CHUNK = 5000
@@ -109,7 +110,8 @@ def application_facts(defn: ServiceDefinition, applications: Sequence[Any]) -> d
         participants = []
         for p in app.participants:
             key = ("child", p["child_id"]) if p.get("child_id") else ("adult", p.get("guardian_id") or 0)
-            participants.append({**p.get("answers", {}), **people.get(key, {})})
+            # A rule may name a sensitive answer: opened when read, not before.
+            participants.append(OpenedOnRead({**p.get("answers", {}), **people.get(key, {})}))
         found[app.id] = ApplicationFacts(household, tuple(participants))
     return found
 

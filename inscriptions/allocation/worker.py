@@ -31,6 +31,8 @@ BATCH = 500
 UNREACHABLE_WAIT_S = 1.0
 # Seconds between two sweeps of the outbox for jobs never handed over (inscriptions.outbox).
 RELAY_EVERY_S = 5.0
+# Seconds between two seals of the audit journal (inscriptions.privacy.integrity).
+SEAL_EVERY_S = 60.0
 
 
 def run_pass(service_code: str, *, limit: int | None = BATCH, wait: bool = False) -> Pass | None:
@@ -69,6 +71,17 @@ def _relay_stale() -> None:
         log.warning("%d recorded job(s) handed over again", handed)
 
 
+def _seal_journal() -> None:
+    # The audit journal's hash chain (inscriptions.privacy.integrity): the entries logged since
+    # the last seal are chained in a short transaction of their own, never inside a booking's.
+    from inscriptions.privacy.integrity import seal
+
+    try:
+        seal()
+    except Exception:
+        log.exception("sealing the audit journal failed; tried again in %s s", SEAL_EVERY_S)
+
+
 def services_waiting() -> list[str]:
     """Services with pending applications (the services served: their codes lead the queue's
     index, so this reads only pending rows however many decided ones the table holds)."""
@@ -91,12 +104,16 @@ def work(*, interval: float = 0.1, limit: int = BATCH, stop: Callable[[], bool] 
     waiting.
     """
     relayed_at = time.monotonic()
+    sealed_at = relayed_at - SEAL_EVERY_S  # seal once at start-up
     while not stop():
         began = time.monotonic()
         busy = False
         if began - relayed_at >= RELAY_EVERY_S:
             relayed_at = began
             _relay_stale()
+        if began - sealed_at >= SEAL_EVERY_S:
+            sealed_at = began
+            _seal_journal()
         try:
             waiting = services_waiting()
         except Exception:

@@ -26,6 +26,7 @@ from inscriptions.api import schemas as sc
 from inscriptions.api.errors import ApiError, busy_error, error_response, http_error_response, validation_error
 from inscriptions.api.openapi import openapi_document
 from inscriptions.api.tokens import account_for_token, token_owner
+from inscriptions.audit import Action, log_read
 from inscriptions.boundary import BadInput, load_json
 from inscriptions.database import BusyError
 from inscriptions.definitions import schema as s
@@ -47,6 +48,7 @@ from inscriptions.models import (
 )
 from inscriptions.permissions import acts_for_household, can, services_with
 from inscriptions.portal import catalogue
+from inscriptions.privacy.sealing import unsealed
 from inscriptions.registrations.create import (
     KEY_REUSED,
     ParticipantInput,
@@ -118,6 +120,15 @@ def _reply(model: BaseModel, status: int = 200) -> Response:
     return response
 
 
+def _log_staff_access(account: Account, action: str, households: list[int | None], detail: dict[str, Any], *,
+                      registration_id: int | None = None) -> None:
+    """Log (and commit) an access to families' data through the API, unless every household it
+    showed is the account's own: a family reading its own data is not an access to log."""
+    others = sorted({h for h in households if h is not None and not acts_for_household(account, h)})
+    if others:
+        log_read(account, action, None, detail, registration_id=registration_id, households=others)
+
+
 def _json_body() -> Any:
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type",
@@ -171,6 +182,7 @@ def create_registration() -> Response:
     outcome = _create(data)
 
     regs = _registrations(outcome.registration_ids)
+    _log_booking(account, data, outcome, regs)
     response = _reply(sc.BookingOut(
         batch=outcome.batch,
         status=outcome.status,
@@ -180,6 +192,17 @@ def create_registration() -> Response:
     if regs:
         response.headers["Location"] = url_for(".get_registration", reference=regs[0].reference)
     return response
+
+
+def _log_booking(account: Account, data: RegistrationInput, outcome: RegistrationOutcome,
+                 regs: list[Registration]) -> None:
+    """A booking staff key through the API is logged like the counter's (a replay as a read)."""
+    detail: dict[str, Any] = {"service": data.service_code, "channel": data.channel, "batch": outcome.batch}
+    if outcome.application_id is not None:
+        detail["application_id"] = outcome.application_id
+    action = Action.READ_REGISTRATION if outcome.replayed else Action.REGISTER
+    detail["registrations"] = [r.id for r in regs]
+    _log_staff_access(account, action, [data.household_id], detail)
 
 
 def _booking_input(
@@ -245,7 +268,15 @@ def _create(data: RegistrationInput) -> RegistrationOutcome:
     try:
         return create_registrations(data)
     except RegistrationRefused as exc:
+        _log_refusal(data, exc)
         raise _refusal(exc, list(data.participants)) from exc
+
+
+def _log_refusal(data: RegistrationInput, exc: RegistrationRefused) -> None:
+    """A refusal names the participants (``Léa is already registered``): for staff, a read."""
+    db.session.rollback()
+    _log_staff_access(_account(), Action.REGISTER, [data.household_id],
+                      {"service": data.service_code, "channel": data.channel, "refused": exc.code or "refused"})
 
 
 def _idempotency_key(account: Account, key: str | None) -> str | None:
@@ -375,6 +406,10 @@ def list_registrations() -> Response:
         .order_by(Registration.id).offset(offset).limit(limit + 1)
     ))
     more = len(rows) > limit
+    shown = rows[:limit]
+    _log_staff_access(account, Action.READ_QUEUE, [r.household_id for r in shown], {
+        "service": code, "status": status, "session": session_code, "registrations": [r.id for r in shown],
+    })
     return _reply(sc.RegistrationsOut(items=[_registration_out(r) for r in rows[:limit]],
                                       next_offset=offset + limit if more else None))
 
@@ -389,8 +424,13 @@ def get_registration(reference: str) -> Response:
         # Another household's registration answers exactly like one that does not exist.
         raise ApiError(404, "not_found", _("Not found."))
     answers = dict(reg.answers or {})
-    if not owner and not can(account, "read_sensitive_answers", reg.service_code):
-        answers = _without_sensitive(definition_for(reg.form_version_id), answers)
+    sensitive = owner or can(account, "read_sensitive_answers", reg.service_code)
+    # Sealed health answers opened for the family and the allowed staff only.
+    answers = unsealed(answers) if sensitive else _without_sensitive(definition_for(reg.form_version_id), answers)
+    if not owner:
+        _log_staff_access(account, Action.READ_REGISTRATION, [reg.household_id],
+                          {"reference": reg.reference, "service": reg.service_code, "sensitive_shown": sensitive},
+                          registration_id=reg.id)
     return _reply(sc.RegistrationDetailOut(
         **_registration_fields(reg),
         answers=answers,
@@ -430,6 +470,7 @@ def create_application() -> Response:
         return _prepared(data)
     outcome = _create(data)
     application = _application_of(outcome)
+    _log_booking(account, data, outcome, _registrations(outcome.registration_ids))
     defn = definition_for(application.form_version_id)
     status_url = url_for(".get_application", application_id=application.id)
     response = _reply(sc.ApplicationAcceptedOut(
@@ -450,6 +491,7 @@ def _prepared(data: RegistrationInput) -> Response:
     try:
         outcome = prepare_application(data)
     except RegistrationRefused as exc:
+        _log_refusal(data, exc)
         raise _refusal(exc, list(data.participants)) from exc
     application = db.session.get(Application, outcome.application_id)
     status_url = url_for(".get_application", application_id=application.id)
@@ -526,6 +568,8 @@ def get_application(application_id: str) -> Response:
         # Another household's application answers exactly like one that does not exist.
         raise ApiError(404, "not_found", _("Not found."))
     state = application_status(application)
+    _log_staff_access(account, Action.READ_REGISTRATION, [application.household_id],
+                      {"application_id": application.id, "service": application.service_code})
     # The session codes of the decisions (the state gives their labels, for people).
     codes: dict[int, str | None] = {wish: code for wish, code in db.session.execute(
         select(AllocationDecision.wish, AllocationDecision.session_code)
@@ -644,13 +688,15 @@ def search_households() -> Response:
         func.lower(Child.last_name).like(pattern, escape="\\"),
         func.lower(Child.first_name).like(pattern, escape="\\"),
     ))
-    households = db.session.scalars(
+    households = list(db.session.scalars(
         select(Household)
         .where(or_(Household.id.in_(guardians), Household.id.in_(children)))
         .options(selectinload(Household.guardians), selectinload(Household.children))
         .order_by(Household.id)
         .limit(SEARCH_LIMIT)
-    )
+    ))
+    log_read(account, Action.SEARCH, None, {"query": query[:100], "results": len(households)},
+             households=[h.id for h in households])
     return _reply(sc.HouseholdsOut(items=[_household_out(h) for h in households]))
 
 
@@ -664,8 +710,6 @@ def get_household(household_id: str) -> Response:
     household = db.session.get(Household, wanted) if 1 <= wanted <= sc.MAX_ID else None
     if household is None:
         raise ApiError(404, "not_found", _("Not found."))
-    from inscriptions.audit import Action, log_read
-
     log_read(account, Action.READ_HOUSEHOLD, household.id, {"channel": "api"})
     return _reply(_household_out(household))
 

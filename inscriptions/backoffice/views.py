@@ -42,7 +42,7 @@ from inscriptions.clock import local_zone, now
 from inscriptions.definitions import schema as s
 from inscriptions.definitions.loader import LoadedService
 from inscriptions.definitions.registry import definition_for
-from inscriptions.digits import is_digits
+from inscriptions.digits import MAX_PAGE, is_digits
 from inscriptions.extensions import db
 from inscriptions.models import Child, Household, Registration, ServiceSession, Status
 from inscriptions.notifications import household_emails, status_label
@@ -288,7 +288,7 @@ def queue(service_code: str) -> str:
     defn = service.definition
     schools = _schools(service)
     filters = read_filters(service, schools)
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = max(1, min(request.args.get("page", 1, type=int) or 1, MAX_PAGE))
     total = int(db.session.scalar(filters.apply(select(func.count(Registration.id)), service)) or 0)
     pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
     page = min(page, pages)
@@ -303,7 +303,8 @@ def queue(service_code: str) -> str:
     hidden_cancelled = filters.hidden_cancelled(service)
     log_read(current_user.id, workflow.READ_QUEUE, None,
              {"service": service.code, "filters": filters.args(), "page": page,
-              "registrations": [r.id for r in regs]}, REVIEW_REASON)
+              "registrations": [r.id for r in regs]}, REVIEW_REASON,
+             households=[r.household_id for r in regs])
     roles = workflow.staff_roles(current_user, service.code)
     moves = workflow.role_moves(defn, roles)
     bulk_targets = sorted({t for targets in moves.values() for t in targets}, key=workflow._status_order(defn))
@@ -483,8 +484,8 @@ def letters(service_code: str) -> str:
     day, since = _letters_since()
     found = service_letters(service, since)
     log_read(current_user.id, workflow.READ_QUEUE, None,
-             {"service": service.code, "letters_since": day.isoformat(),
-              "households": [item.household.id for item in found]}, REVIEW_REASON)
+             {"service": service.code, "letters_since": day.isoformat()}, REVIEW_REASON,
+             households=[item.household.id for item in found])
     return render_template("backoffice/letters.html", service=service, letters=found, since=day)
 
 

@@ -186,7 +186,8 @@ def home() -> str:
             query_error = _("Type at least %(n)s characters.", n=QUERY_MIN)
         else:
             results = search_households(query)
-            log_read(current_user.id, Action.SEARCH, None, {"query": query[:100], "results": len(results)})
+            log_read(current_user.id, Action.SEARCH, None, {"query": query[:100], "results": len(results)},
+                     households=[h.id for h in results])
     return render_template(
         "counter/home.html",
         query=query,
@@ -273,6 +274,8 @@ def reason(household_id: int) -> Any:
         grant = access.open_household(household.id, form.reason.data, form.detail.data or "")
         session[access.FRESH_KEY] = grant.id
         return redirect(next_url or url_for(".household", household_id=household.id))
+    # The page names the household (the agent checks it is the right family): a read of its name.
+    log_read(current_user.id, Action.IDENTIFY_HOUSEHOLD, household.id, {"reason_asked": True})
     return render_template("counter/reason.html", household=household, form=form, next_url=next_url)
 
 
@@ -467,9 +470,13 @@ def entry(household_id: int, code: str) -> Any:
     grant = _gate(home.id)
     if isinstance(grant, Response):
         return grant
-    _fresh(grant)
     posted = request.method == "POST"
+    step = request.form.get("_step") if posted else None
     version = _version(service, request.form.get("setup-version") if posted else request.args.get("version"))
+    # The pages show the household's people (and the form keyed for them); a submit is logged as
+    # the registration itself, or as a read when the form comes back to be corrected.
+    if not _fresh(grant) and step != "entry":
+        _log_entry_read(home.id, service.code, version.id, grant)
     defn = definition_of(version)
     hview = household_view(home)
     people = candidates(defn, home)
@@ -487,7 +494,6 @@ def entry(household_id: int, code: str) -> Any:
     # The version travels with the form: a paper printed from an older version is keyed with it.
     setup.version.data = str(version.id)
     window = catalogue.window(service.definition, home)
-    step = request.form.get("_step") if posted else None
     # A list, not ``and``: both forms are checked, so every error shows at once.
     if step in ("setup", "entry") and all([setup.validate(), choice.validate()]):
         chosen = [p for p in people if p.key in (setup.participant.data or [])]
@@ -514,6 +520,11 @@ def entry(household_id: int, code: str) -> Any:
         window=window,
         has_errors=posted and (bool(setup.errors) or any(f.errors for f in choice.fields)),
     )
+
+
+def _log_entry_read(household_id: int, service_code: str, version_id: int, grant: Any) -> None:
+    log_read(current_user.id, Action.READ_HOUSEHOLD, household_id,
+             {"service": service_code, "form_version_id": version_id}, grant.reason)
 
 
 def _setup_defaults(grant: Any, version: FormVersion, people: list[Participant],
@@ -592,6 +603,7 @@ def _submit_entry(entry_form: CounterEntry, setup: EntrySetupForm, choice: Sessi
     db.session.commit()  # files stored are kept even if the answers need fixing
     if upload_errors:
         entry_form.apply_upload_errors(upload_errors)
+        _log_entry_read(home.id, service.code, entry_form.version.id, grant)
         return _render_entry(entry_form, setup, choice, key=key, focus=False, status=422)
     mediation = setup.mediation_reason.data or ""
     try:
@@ -610,6 +622,7 @@ def _submit_entry(entry_form: CounterEntry, setup: EntrySetupForm, choice: Sessi
         ))
     except RegistrationRefused as refused:
         entry_form.apply_refusal(refused)
+        _log_entry_read(home.id, service.code, entry_form.version.id, grant)
         return _render_entry(entry_form, setup, choice, key=key, focus=False, status=422)
     if not outcome.replayed:
         detail = {"service": service.code, "channel": setup.channel.data, "batch": outcome.batch,
@@ -647,6 +660,10 @@ def confirmation(household_id: int, batch: str) -> Any:
     state = application_status(application) if application is not None else None
     if not regs and (state is None or (not state.pending and not state.results)):
         abort(404)
+    grant = access.access_grant(home.id)
+    log_read(current_user.id, Action.READ_REGISTRATION, home.id,
+             {"batch": batch[:32], "service": code, "registrations": [r.id for r in regs]},
+             grant.reason if grant is not None else "")
     positions = {line.registration_id: line.waitlist_position
                  for result in (state.results if state else []) for line in result.lines}
     return render_template(

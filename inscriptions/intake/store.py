@@ -12,6 +12,7 @@ An upload holds at most :data:`MAX_PAGES` pages.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,12 +22,16 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from inscriptions import files
+from inscriptions.clock import utcnow_naive
 from inscriptions.extensions import db
 from inscriptions.jobs import enqueue
 from inscriptions.models import ScanBatch, ScanPage, ScanPageStatus
 from inscriptions.models.scan import PENDING_PAGE_STATUSES
 from inscriptions.paper.reader import DatabaseLookup, PageReading, UploadError, count_pages, iter_upload, read_page
 from inscriptions.paper.reader.upload import PageImage
+from inscriptions.privacy.sealing import seal_bytes, unseal_bytes
+from inscriptions.privacy.settings import privacy_settings
 
 # A scanner's stack: the job reads it page by page (0.1-0.2 s per page), so the cap only bounds
 # one batch's size (and the upload, see SCAN_UPLOAD_MB in docs/counter.md).
@@ -61,12 +66,13 @@ def scan_dir() -> Path:
 
 
 def store_png(data: bytes) -> str:
-    """Store ``data`` under its SHA-256 (the same image is stored once); returns the hash."""
+    """Store ``data`` under its SHA-256 (the same image is stored once), encrypted: a page may
+    show a health answer (:mod:`inscriptions.privacy.sealing`); returns the hash."""
     digest = hashlib.sha256(data).hexdigest()
     target = scan_dir() / f"{digest}.png"
     if not target.exists():
         tmp = target.with_suffix(".tmp")
-        tmp.write_bytes(data)
+        tmp.write_bytes(seal_bytes(data))
         tmp.replace(target)
     return digest
 
@@ -76,7 +82,7 @@ def load_png(digest: str) -> bytes | None:
     if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
         return None
     target = scan_dir() / f"{digest}.png"
-    return target.read_bytes() if target.exists() else None
+    return unseal_bytes(target.read_bytes()) if target.exists() else None
 
 
 def _upload_message(error: UploadError) -> str:
@@ -114,28 +120,55 @@ def upload_dir() -> Path:
     return path
 
 
-def _store_file(data: bytes) -> str:
+def _store_file(data: bytes, written: list[Path] | None = None) -> str:
+    """Store an uploaded file under its SHA-256; a file this call created is added to ``written``."""
     digest = hashlib.sha256(data).hexdigest()
     target = upload_dir() / digest
     if not target.exists():
         tmp = target.with_suffix(".tmp")
-        tmp.write_bytes(data)
+        tmp.write_bytes(seal_bytes(data))  # encrypted, as every page's image
         tmp.replace(target)
+        if written is not None:
+            written.append(target)
     return digest
 
 
-def ingest(files: Sequence[UploadedFile], uploaded_by_id: int | None) -> ScanBatch:
-    """Check and store ``files`` as one batch (committed), then enqueue its reading.
+def page_files(page: ScanPage) -> list[Path]:
+    """The stored images of a page: the page itself and its cut-outs."""
+    digests = [page.image_sha256, *((page.reading or {}).get("crop_files") or {}).values()]
+    return [scan_dir() / f"{d}.png" for d in digests if isinstance(d, str) and len(d) == 64]
+
+
+def batch_files(batch: ScanBatch) -> list[Path]:
+    """The scanner's files of a batch, as uploaded."""
+    return [upload_dir() / info["sha256"] for info in batch.files or []
+            if isinstance(info, dict) and isinstance(info.get("sha256"), str) and len(info["sha256"]) == 64]
+
+
+def link_pages(pages: Sequence[ScanPage], household_id: int | None) -> None:
+    """Record that ``pages`` (their images, cut-outs and their batches' uploaded files) hold data
+    about ``household_id``: erasing the household deletes them (not committed)."""
+    if household_id is None or not pages:
+        return
+    paths = [path for page in pages for path in page_files(page)]
+    batches = {page.batch_id for page in pages}
+    for batch in db.session.scalars(select(ScanBatch).where(ScanBatch.id.in_(batches))):
+        paths += batch_files(batch)
+    files.link(paths, [household_id])
+
+
+def ingest(uploads: Sequence[UploadedFile], uploaded_by_id: int | None) -> ScanBatch:
+    """Check and store ``uploads`` as one batch (committed), then enqueue its reading.
 
     Raises :class:`IntakeError` (nothing stored) for a file that is not a usable scan or a
     stack of more than :data:`MAX_PAGES` pages. With the inline job backend the pages are read
     before this returns.
     """
-    files = [f for f in files if f.data]
-    if not files:
+    uploads = [f for f in uploads if f.data]
+    if not uploads:
         raise IntakeError(_("Choose a file to upload."))
     counts = []
-    for f in files:
+    for f in uploads:
         try:
             counts.append(count_pages(f.data, f.filename, max_pages=MAX_PAGES))
         except UploadError as exc:
@@ -143,15 +176,28 @@ def ingest(files: Sequence[UploadedFile], uploaded_by_id: int | None) -> ScanBat
         if sum(counts) > MAX_PAGES:
             raise IntakeError(_("At most %(n)s pages per upload: split the stack.", n=MAX_PAGES))
     digest = hashlib.sha256()
-    for f in files:
+    for f in uploads:
         digest.update(f.data)
-    stored = [{"name": f.filename[:200], "sha256": _store_file(f.data), "size": len(f.data), "pages": n}
-              for f, n in zip(files, counts, strict=True)]
-    batch = ScanBatch(uploaded_by_id=uploaded_by_id, filename=", ".join(f.filename for f in files)[:500],
-                      sha256=digest.hexdigest(), size=sum(len(f.data) for f in files), page_count=sum(counts),
-                      files=stored, reading_status=QUEUED, pages_read=0)
-    db.session.add(batch)
-    db.session.commit()
+    written: list[Path] = []
+    try:
+        stored = [{"name": f.filename[:200], "sha256": _store_file(f.data, written), "size": len(f.data),
+                   "pages": n} for f, n in zip(uploads, counts, strict=True)]
+        batch = ScanBatch(uploaded_by_id=uploaded_by_id, filename=", ".join(f.filename for f in uploads)[:500],
+                          sha256=digest.hexdigest(), size=sum(len(f.data) for f in uploads),
+                          page_count=sum(counts), files=stored, reading_status=QUEUED, pages_read=0)
+        db.session.add(batch)
+        # In the register of files, with the batch: the purge deletes the stack after
+        # SCAN_RETENTION_DAYS, and erasing a household whose pages it holds deletes it at once.
+        keep_until = utcnow_naive() + dt.timedelta(days=privacy_settings().scan_retention_days)
+        files.record_many([upload_dir() / info["sha256"] for info in stored], files.SCAN_UPLOAD,
+                          delete_after=keep_until)
+        db.session.commit()
+    except BaseException:
+        # No row will ever name a file written here: nothing could reach it again.
+        db.session.rollback()
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
     batch_id = batch.id
     enqueue(READ_JOB, batch_id)  # after the commit: the worker must find the batch
     return db.session.get(ScanBatch, batch_id)
@@ -184,7 +230,7 @@ def read_batch_job(batch_id: int) -> None:
     try:
         for info in batch.files or []:
             path = upload_dir() / info["sha256"]
-            data = path.read_bytes()
+            data = unseal_bytes(path.read_bytes())
             for image in iter_upload(data, info["name"], first_index=first, max_pages=MAX_PAGES, skip=done):
                 _store_page(batch_id, image, lookup)
             first += int(info["pages"])
@@ -223,6 +269,10 @@ def _store_page(batch_id: int, image: PageImage, lookup: DatabaseLookup) -> None
     if reading.identified:
         _flag_earlier_copy(page)
     db.session.add(page)
+    # In the register of files; a form printed for a family is theirs at once (and so is the
+    # stack it came in): erasing the household deletes them even before anyone confirms the page.
+    files.record_many(page_files(page), files.SCAN_IMAGE)
+    link_pages([page], reading.household_id if reading.identified else None)
     batch = db.session.get(ScanBatch, batch_id)
     batch.pages_read = (batch.pages_read or 0) + 1
     db.session.commit()

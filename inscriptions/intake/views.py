@@ -47,6 +47,7 @@ from inscriptions.intake.store import (
     IntakeError,
     UploadedFile,
     ingest,
+    link_pages,
     load_png,
     start_reading,
     stored_reading,
@@ -102,7 +103,7 @@ def status_label(code: str) -> str:
 
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
-    return {"scan_status": status_label, "input_attributes": web.input_attributes}
+    return {"scan_status": status_label, "input_attributes": web.input_attributes, "may_open_image": may_open_image}
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -127,6 +128,29 @@ def _page(page_id: int) -> ScanPage:
     if not _may_see(page):
         abort(403)
     return page
+
+
+def page_households(pages: list[ScanPage]) -> list[int]:
+    """The households a set of scanned pages is about: their printed form's (a prefilled form),
+    and the registrations confirmed from them (a blank form, once keyed)."""
+    tokens = {p.document_key or p.token for p in pages} - {None}
+    batches = {p.registration_batch for p in pages} - {None}
+    found: set[int] = set()
+    if tokens:
+        found.update(db.session.scalars(select(PrintToken.household_id).where(
+            PrintToken.token.in_(sorted(tokens)), PrintToken.household_id.is_not(None))))
+    if batches:
+        found.update(db.session.scalars(select(Registration.household_id).where(
+            Registration.batch.in_(sorted(batches)), Registration.household_id.is_not(None))))
+    return sorted(found)
+
+
+def _log_scan_read(pages: list[ScanPage], detail: dict[str, Any]) -> None:
+    """Log a read of scanned pages (a batch, an image, a cut-out), with the households they show."""
+    codes = {code for code in (_service_of(p) for p in pages) if code}
+    if len(codes) == 1:
+        detail = {**detail, "service": codes.pop()}
+    log_read(current_user.id, Action.READ_SCAN, None, detail, households=page_households(pages))
 
 
 def _png(data: bytes | None) -> Response:
@@ -201,6 +225,7 @@ def _documents(pages: list[ScanPage]) -> list[DocumentRow]:
 def batch(batch_id: int) -> Response:
     scan_batch = db.get_or_404(ScanBatch, batch_id)
     pages = list(scan_batch.pages)
+    _log_scan_read(pages, {"scan_batch": scan_batch.id, "scan_pages": [p.id for p in pages]})
     response = make_response(render_template(
         "intake/batch.html", batch=scan_batch, documents=_documents(pages),
         manual=[p for p in pages if p.status in (ScanPageStatus.MANUAL.value, ScanPageStatus.REJECTED.value)],
@@ -226,10 +251,27 @@ def resume(batch_id: int) -> Response:
 
 # -- images ----------------------------------------------------------------------------------------
 
+def may_open_image(page: ScanPage) -> bool:
+    """Whether the current account may open the whole scanned page: a page that holds a sensitive
+    question (health, PAI) shows its answer as plainly as its cut-out does, so it follows the same
+    rule, for every role; a page not identified yet has no known questions and stays open to the
+    counter agents who identify it (the manual queue)."""
+    if not (page.reading or {}).get("sensitive_paths"):
+        return True
+    code = _service_of(page)
+    return code is not None and can(current_user, "read_sensitive_answers", code)
+
+
 @bp.get("/pages/<int:page_id>/image")
 @counter_required
 def page_image(page_id: int) -> Response:
-    return _png(load_png(_page(page_id).image_sha256))
+    page = _page(page_id)
+    if not may_open_image(page):
+        abort(403)
+    data = load_png(page.image_sha256)
+    if data is not None:
+        _log_scan_read([page], {"scan_page": page.id, "token": page.token})
+    return _png(data)
 
 
 @bp.get("/pages/<int:page_id>/decoupe")
@@ -243,7 +285,10 @@ def crop(page_id: int) -> Response:
         if code is None or not can(current_user, "read_sensitive_answers", code):
             abort(403)
     digest = (reading.get("crop_files") or {}).get(path)
-    return _png(load_png(digest) if digest else None)
+    data = load_png(digest) if digest else None
+    if data is not None:
+        _log_scan_read([page], {"scan_page": page.id, "token": page.token, "crop": path[:100]})
+    return _png(data)
 
 
 # -- document review and confirmation --------------------------------------------------------------
@@ -402,19 +447,23 @@ def document(token: str) -> Any:
     if household is None:
         query = request.args.get("q", "").strip()
         results = search_households(query) if len(query) >= QUERY_MIN else None
+        if results is not None:
+            log_read(current_user.id, Action.SEARCH, None,
+                     {"query": query[:100], "results": len(results), "token": token},
+                     households=[h.id for h in results])
         return render_template("intake/pick_household.html", token=token, service=service, query=query,
                                results=results, pages=pages)
     people = candidates(defn, household)
     chosen = _chosen(people, print_token)
+    posted = request.method == "POST"
+    # The family's data is shown with the scan: the read is logged like the counter's (before a
+    # confirmation too: a refused one shows the page again).
+    log_read(current_user.id, Action.OPEN_PAPER_FORM, household.id,
+             {"token": token, "service": service.code, "form_version_id": version.id,
+              "scan_pages": [p.id for p in pages]}, _("Paper form received and scanned"))
     if defn.audience != "household" and not chosen:
         return render_template("intake/pick_household.html", token=token, service=service, query="",
                                results=[household], pages=pages, people=people)
-    posted = request.method == "POST"
-    if not posted:
-        # The family's data is shown with the scan: the read is logged like the counter's.
-        log_read(current_user.id, Action.OPEN_PAPER_FORM, household.id,
-                 {"token": token, "service": service.code, "form_version_id": version.id,
-                  "scan_pages": [p.id for p in pages]}, _("Paper form received and scanned"))
     sensitive_ok = may_read_sensitive(current_user, service.code)
     # Without the permission, sensitive values read on the scan stay on the server: recomputed
     # from the stored readings on every request and merged into the answers on confirmation.
@@ -562,7 +611,8 @@ def _confirm(entry: ScanEntry, choice: SessionChoiceForm, token: str, pages: lis
         return None
     now = utcnow_naive()
     confirmed = {"participants": [dict(p.answers) for p in inputs], "wishes": choice.wishes}
-    for page in _document_pages(token):
+    document_pages = _document_pages(token)
+    for page in document_pages:
         if page.status in PENDING_PAGE_STATUSES or page.status == ScanPageStatus.REGISTERED.value:
             page.status = ScanPageStatus.REGISTERED.value
             page.registration_batch = outcome.batch
@@ -570,6 +620,8 @@ def _confirm(entry: ScanEntry, choice: SessionChoiceForm, token: str, pages: lis
             page.confirmed_at = now
             page.machine_values = dict(machine)
             page.confirmed_values = confirmed
+    # A blank form is the family's from now on: its images go with the household's erasure.
+    link_pages(document_pages, home.id)
     if not outcome.replayed:
         detail = {"service": entry.service.code, "channel": "paper", "batch": outcome.batch,
                   "token": token, "scan_pages": [p.id for p in pages]}
@@ -613,6 +665,10 @@ def evidence(batch: str) -> str:
         confirmed = without_sensitive(defn, confirmed)
     application = db.session.scalar(select(Application).filter_by(batch=batch))
     state = application_status(application) if application is not None else None
+    log_read(current_user.id, Action.READ_SCAN, None,
+             {"batch": batch, "service": code, "registrations": [r.id for r in regs],
+              "scan_pages": [p.id for p in pages]},
+             households=[r.household_id for r in regs] + page_households(pages))
     return render_template("intake/evidence.html", batch=batch, registrations=regs, pages=pages,
                            hidden_paths=hidden, confirmed=confirmed, state=state,
                            refresh_seconds=REFRESH_SECONDS)
@@ -679,6 +735,8 @@ def assign_code(page_id: int) -> Any:
     page.token, page.page, page.total = ref.token.token, ref.page, ref.token.pages
     page.form_version_id = ref.token.form_version_id
     page.document_key = ref.token.token
+    # A form printed for a family: the page is theirs (its erasure reaches it).
+    link_pages([page], ref.token.household_id)
     if taken is not None:
         page.status = ScanPageStatus.DUPLICATE.value
         page.reason = "duplicate"

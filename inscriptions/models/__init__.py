@@ -10,8 +10,10 @@ from inscriptions.models.application import (
     Outcome,
     public_number,
 )
-from inscriptions.models.audit import AuditEvent
-from inscriptions.models.household import Child, Guardian, Household
+from inscriptions.models.audit import AuditEvent, AuditEventHousehold
+from inscriptions.models.audit_chain import AuditCheckpoint, AuditSeal
+from inscriptions.models.files import StoredFile, StoredFileHousehold
+from inscriptions.models.household import Child, Guardian, Household, HouseholdActivity
 from inscriptions.models.outbox import OutboxJob
 from inscriptions.models.paper import PaperLayout, PrintJob, PrintToken
 from inscriptions.models.privacy import PhotoConsent
@@ -40,12 +42,16 @@ __all__ = [
     "ApiToken",
     "Application",
     "ApplicationStatus",
+    "AuditCheckpoint",
     "AuditEvent",
+    "AuditEventHousehold",
+    "AuditSeal",
     "Child",
     "Draft",
     "FormVersion",
     "Guardian",
     "Household",
+    "HouseholdActivity",
     "OutboxJob",
     "Outcome",
     "PaperLayout",
@@ -62,6 +68,8 @@ __all__ = [
     "StaffRole",
     "Status",
     "StatusChange",
+    "StoredFile",
+    "StoredFileHousehold",
     "SubmissionKey",
     "Upload",
     "public_number",

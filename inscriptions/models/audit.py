@@ -17,7 +17,7 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text, event
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, event, text
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
 
 from inscriptions.clock import utcnow_naive
@@ -39,6 +39,27 @@ class AuditEvent(db.Model):
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
     # The mediation reason given by the agent ("famille au guichet: ..."), empty when none applies.
     reason: Mapped[str] = mapped_column(Text, default="")
+    # The actor's role(s) that gave this access ("agent:cantine", "admin", "parent"; several
+    # comma-separated), and the channel it came through (web, api, cli, job): filled by
+    # inscriptions.audit.log_access from the request or command it runs in.
+    role: Mapped[str] = mapped_column(String(200), default="", server_default=text("''"))
+    channel: Mapped[str] = mapped_column(String(10), default="", server_default=text("''"))
+
+
+class AuditEventHousehold(db.Model):
+    """One household an event concerns, when it concerns several (a search, a queue page, an export).
+
+    Written with its event, in the same transaction; the event's ``detail["households"]`` holds the
+    same ids (covered by the journal's integrity checks), this table lets each household's history
+    find the event. A row goes only with its event (``ON DELETE CASCADE``: the retention purge).
+    """
+
+    __tablename__ = "audit_event_households"
+
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("audit_events.id", ondelete="CASCADE"), primary_key=True
+    )
+    household_id: Mapped[int] = mapped_column(Integer, primary_key=True, index=True)
 
 
 class AppendOnlyError(RuntimeError):
@@ -46,43 +67,38 @@ class AppendOnlyError(RuntimeError):
 
 
 @event.listens_for(AuditEvent, "before_update")
-def _refuse_update(_mapper: Any, _connection: Any, target: AuditEvent) -> None:
-    raise AppendOnlyError(f"audit event {target.id} cannot be changed: the audit log is append-only")
+@event.listens_for(AuditEventHousehold, "before_update")
+def _refuse_update(_mapper: Any, _connection: Any, target: AuditEvent | AuditEventHousehold) -> None:
+    raise AppendOnlyError(f"audit event {_event_id(target)} cannot be changed: the audit log is append-only")
 
 
 @event.listens_for(AuditEvent, "before_delete")
-def _refuse_delete(_mapper: Any, _connection: Any, target: AuditEvent) -> None:
-    raise AppendOnlyError(f"audit event {target.id} cannot be deleted: the audit log is append-only")
+@event.listens_for(AuditEventHousehold, "before_delete")
+def _refuse_delete(_mapper: Any, _connection: Any, target: AuditEvent | AuditEventHousehold) -> None:
+    raise AppendOnlyError(f"audit event {_event_id(target)} cannot be deleted: the audit log is append-only")
+
+
+def _event_id(target: AuditEvent | AuditEventHousehold) -> int | None:
+    return target.event_id if isinstance(target, AuditEventHousehold) else target.id
 
 
 # Set only inside :func:`retention_purge`: the one code path allowed to delete audit rows.
 _PURGE_ALLOWED: contextvars.ContextVar[bool] = contextvars.ContextVar("audit_purge_allowed", default=False)
 
 
-# PostgreSQL: a trigger (migration f1a2b3c4d5e6) refuses UPDATE and DELETE on audit_events even
-# in raw SQL, unless this transaction-local setting is 'on' (DELETE only).
-PG_PURGE_SETTING = "inscriptions.audit_purge"
-
-
 @contextlib.contextmanager
-def retention_purge(session: Session | None = None) -> Iterator[None]:
-    """Allow a bulk ``DELETE`` of audit events for the duration of the block.
+def retention_purge() -> Iterator[None]:
+    """Allow the ORM's bulk ``DELETE`` of audit events (and of their seals) for the block.
 
-    Used by :func:`inscriptions.privacy.purge.purge` alone (rows older than the audit log's
-    retention period). Bulk ``UPDATE`` stays refused, and so do ORM updates and deletes of single
-    rows, inside the block too. On PostgreSQL, give the ``session``: the database trigger is
-    opened for this transaction only, and closed again at the end of the block.
+    Used by :func:`inscriptions.privacy.integrity.purge_journal` alone, on SQLite (rows older than
+    the audit log's retention period). Bulk ``UPDATE`` stays refused, and so do ORM updates and
+    deletes of single rows, inside the block too. On PostgreSQL the purge goes through the
+    database function ``audit_purge()`` instead (migration d5b2f8c0e4a6): the application's role
+    may not delete from the journal at all, and no session setting opens the trigger any more.
     """
-    from sqlalchemy import text
-
-    postgres = session is not None and session.get_bind().dialect.name == "postgresql"
     token = _PURGE_ALLOWED.set(True)
     try:
-        if postgres:
-            session.execute(text(f"SET LOCAL {PG_PURGE_SETTING} = 'on'"))  # type: ignore[union-attr]
         yield
-        if postgres:
-            session.execute(text(f"SET LOCAL {PG_PURGE_SETTING} = 'off'"))  # type: ignore[union-attr]
     finally:
         _PURGE_ALLOWED.reset(token)
 
@@ -94,7 +110,7 @@ def _refuse_bulk_writes(state: ORMExecuteState) -> None:
     if not (state.is_update or state.is_delete):
         return
     mapper = state.bind_mapper
-    if mapper is None or mapper.class_ is not AuditEvent:
+    if mapper is None or mapper.class_ not in (AuditEvent, AuditEventHousehold):
         return
     if state.is_delete and _PURGE_ALLOWED.get():
         return

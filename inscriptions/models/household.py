@@ -93,3 +93,19 @@ def _email_changed(target: Guardian, value: str | None, oldvalue: object, _initi
     # A new address is unconfirmed, whoever typed it and through whichever channel.
     if value != oldvalue:
         target.email_confirmed_at = None
+
+
+class HouseholdActivity(db.Model):
+    """When a household's latest registration ended, kept once its registrations are anonymised.
+
+    An anonymised registration no longer names its household, yet a household without an account
+    (a paper-only family) is deleted a set time after its last registration's end
+    (:func:`inscriptions.privacy.anonymise.household_last_activity`): the date is kept here, in a
+    row of its own that goes with the household.
+    """
+
+    __tablename__ = "household_activity"
+
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), primary_key=True,
+                                              autoincrement=False)
+    last_registration_end: Mapped[dt.datetime] = mapped_column(DateTime)

@@ -47,6 +47,8 @@ PROGRESS_EVERY = 1.0
 JOB_PATH = "inscriptions.paper.batch:run_print_job"
 # ``PrintJob.error`` when the selection matched nothing (the page says so in words).
 EMPTY = "empty"
+# ``PrintJob.params`` key of a finished job: the households whose data its PDF holds.
+PRINTED_KEY = "printed_households"
 
 
 class NothingToPrint(Exception):
@@ -151,7 +153,7 @@ def run_print_job(job_id: int) -> None:
     target = print_dir() / name
     partial = target.with_suffix(".part")
     try:
-        documents, pages = _draw(job, partial)
+        documents, pages, households = _draw(job, partial)
         digest = hashlib.sha256()
         with partial.open("rb") as pdf:
             for block in iter(lambda: pdf.read(1 << 20), b""):
@@ -178,6 +180,10 @@ def run_print_job(job_id: int) -> None:
     job.status, job.finished_at = DONE, utcnow_naive()
     job.documents, job.pages, job.file_name, job.sha256 = documents, pages, name, digest.hexdigest()
     job.done = job.total = documents
+    # Whose data the PDF holds: the download's audit line names them too.
+    job.params = {**(job.params or {}), PRINTED_KEY: households}
+    _log_print(job, households)
+    _record_pdf(target, job, households)
     db.session.commit()
 
 
@@ -189,8 +195,34 @@ def _stale(job: PrintJob) -> bool:
     return job.started_at is None or utcnow_naive() - job.started_at > limit
 
 
-def _draw(job: PrintJob, out: Path) -> tuple[int, int]:
-    """Draw the job's PDF into ``out``; returns (documents, pages)."""
+def _record_pdf(path: Path, job: PrintJob, households: list[int]) -> None:
+    """The PDF in the register of files, with every household printed in it: erasing one of them
+    deletes the PDF, and the purge deletes it after PRINT_RETENTION_DAYS (it can be printed again)."""
+    from inscriptions import files
+    from inscriptions.privacy.settings import privacy_settings
+
+    keep = dt.timedelta(days=privacy_settings().print_retention_days)
+    files.record(path, files.PRINT, households=households, delete_after=(job.finished_at or utcnow_naive()) + keep)
+
+
+def printed_households(job: PrintJob) -> list[int]:
+    """The households whose data a finished job's PDF holds."""
+    return [int(h) for h in (job.params or {}).get(PRINTED_KEY) or []]
+
+
+def _log_print(job: PrintJob, households: list[int]) -> None:
+    """The job read every printed household's data on behalf of whoever asked for it."""
+    from flask_babel import gettext as _
+
+    from inscriptions.audit import Action, log_access
+
+    log_access(job.requested_by_id, Action.EXPORT, None,
+               {"print_job": job.id, "service": job.service_code, "kind": job.kind,
+                "documents": job.documents}, _("Mass printing"), households=households)
+
+
+def _draw(job: PrintJob, out: Path) -> tuple[int, int, list[int]]:
+    """Draw the job's PDF into ``out``; returns (documents, pages, households printed for)."""
     progress = _Progress(job)
     params = dict(job.params or {})
     if job.kind == FORMS:
@@ -206,7 +238,7 @@ def _draw(job: PrintJob, out: Path) -> tuple[int, int]:
         result = render_batch(job.service_code, ids, out, blank=blank,
                               with_answers=bool(params.get("with_answers")), printed_by_id=job.requested_by_id,
                               progress=progress)
-        return result.documents, result.pages
+        return result.documents, result.pages, result.households
     from inscriptions.paper.letters import pending_letters, render_letters
 
     since_day = dt.date.fromisoformat(params["since"])
@@ -219,7 +251,7 @@ def _draw(job: PrintJob, out: Path) -> tuple[int, int]:
     if total == 0:
         raise NothingToPrint
     count = render_letters(letters, out, progress=lambda n: progress(n, total))
-    return count, _pdf_pages(out)
+    return count, _pdf_pages(out), sorted({letter.household.id for letter in letters})
 
 
 def _pdf_pages(path: Path) -> int:

@@ -27,6 +27,18 @@ def _household_ids(value: str | None) -> list[int] | None:
         raise click.BadParameter("give 'all', 'none' or household ids separated by commas, e.g. 1,2,3") from exc
 
 
+def _log_print(service_code: str | None, kind: str, documents: int, households: list[int]) -> None:
+    """A print from the command line puts the families' data in a file: logged like the back
+    office's (channel ``cli``, with the system user who ran it)."""
+    from inscriptions.audit import Action, log_access
+    from inscriptions.extensions import db
+
+    detail = {"service": service_code, "kind": kind, "documents": documents}
+    log_access(None, Action.EXPORT, None, {k: v for k, v in detail.items() if v is not None},
+               "Mass printing", households=households)
+    db.session.commit()
+
+
 @paper_cli.command("print")
 @click.option("--service", "service_code", required=True, help="Service code, e.g. cantine.")
 @click.option("--households", default=None,
@@ -59,6 +71,7 @@ def print_command(service_code: str, households: str | None, blank: int, with_an
 
         result = render_batch(service_code, ids, out_path, blank=blank, with_answers=with_answers,
                               progress=progress)
+    _log_print(service_code, "forms", result.documents, result.households)
     click.echo(f"{result.documents} document(s), {result.pages} page(s) written to {result.path}")
 
 
@@ -79,6 +92,7 @@ def letters_command(since: dt.datetime, out_path: Path) -> None:
         return
     with click.progressbar(length=len(letters), label="Printing letters", file=sys.stderr) as bar:
         count = render_letters(letters, out_path, progress=lambda _n: bar.update(1))
+    _log_print(None, "letters", count, [letter.household.id for letter in letters])
     click.echo(f"{count} letter(s) written to {out_path}")
 
 

@@ -73,6 +73,7 @@ def pending_letters(since: dt.datetime, household_ids: Sequence[int] | None = No
 
     A registration whose status changed again since (e.g. accepted then cancelled) is written about
     only in its current status, and only if that status has a letter. Sorted by postcode, then name.
+    An anonymised registration (purge, deleted account) has no household left to write to: none.
     """
     changed = (
         select(StatusChange.registration_id)
@@ -80,7 +81,8 @@ def pending_letters(since: dt.datetime, household_ids: Sequence[int] | None = No
     )
     query = (
         select(Registration)
-        .where(Registration.id.in_(changed), Registration.status.in_([str(s) for s in KINDS]))
+        .where(Registration.id.in_(changed), Registration.status.in_([str(s) for s in KINDS]),
+               Registration.household_id.is_not(None))
         .options(selectinload(Registration.household).selectinload(Household.guardians),
                  selectinload(Registration.child), selectinload(Registration.session),
                  selectinload(Registration.history))

@@ -19,7 +19,7 @@ import datetime as dt
 import re
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from inscriptions.paper.fonts import FONTS, REGULAR, pdf_text, wrap
 from inscriptions.paper.layout import FormLayout, PageLayout, layout_for
 from inscriptions.paper.logo import Logo, load_logo
 from inscriptions.paper.tokens import PayloadSigner, human_code, issue_tokens
+from inscriptions.privacy.sealing import unsealed
 from inscriptions.town import Town
 
 MM = 72 / 25.4
@@ -388,6 +389,8 @@ class BatchResult:
     path: Path
     documents: int
     pages: int
+    # The households whose prefilled forms were printed (the audit log of the print).
+    households: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -429,11 +432,11 @@ def _earlier_answers(service_code: str, docs: Sequence[tuple[_Doc, Household, Ch
     query = select(Registration).filter_by(service_code=service_code).order_by(Registration.id)
     if child_ids:
         for reg in db.session.scalars(query.where(Registration.child_id.in_(child_ids))):
-            found[_Doc(reg.household_id, reg.child_id)] = reg.answers
+            found[_Doc(reg.household_id, reg.child_id)] = unsealed(reg.answers)
     if household_ids:
         for reg in db.session.scalars(query.where(Registration.household_id.in_(household_ids),
                                                   Registration.child_id.is_(None))):
-            found[_Doc(reg.household_id, None)] = reg.answers
+            found[_Doc(reg.household_id, None)] = unsealed(reg.answers)
     return found
 
 
@@ -483,6 +486,7 @@ def render_batch(
     canvas.setTitle(pdf_text(f"{defn.name} ({total})"))
     canvas.setAuthor(pdf_text(town.name))
     done = pages = 0
+    printed: list[int] = []
 
     if household_ids != []:
         id_query = select(Household.id).order_by(Household.id)
@@ -495,6 +499,7 @@ def render_batch(
                 .options(selectinload(Household.guardians), selectinload(Household.children))
             ).all()
             docs = list(_documents(defn, households))
+            printed.extend(sorted({d.household_id for d, _h, _c in docs if d.household_id is not None}))
             earlier = _earlier_answers(service_code, docs) if with_answers else {}
             # Read everything before the commit: committing expires the loaded rows (a reload each).
             prefilled = [prefill_values(layout, household, child, earlier.get(doc)) for doc, household, child in docs]
@@ -522,7 +527,7 @@ def render_batch(
             if progress:
                 progress(done, total)
     canvas.save()
-    return BatchResult(out, done, pages)
+    return BatchResult(out, done, pages, printed)
 
 
 def render_batch_job(service_code: str, household_ids: list[int] | None, out_path: str, blank: int = 0,

@@ -218,14 +218,33 @@ def _job(service: LoadedService, job_id: int) -> PrintJob:
 @bp.get("/<service>/impression/<int:job_id>")
 @print_required
 def print_job(service: LoadedService, job_id: int) -> Any:
+    from inscriptions.privacy.settings import privacy_settings
+
     job = _job(service, job_id)
     response = make_response(render_template("paper/job.html", service=service, job=job,
-                                        ready=batch.job_file(job) is not None))
+                                        ready=batch.job_file(job) is not None,
+                                        print_retention_days=privacy_settings().print_retention_days))
     if job.status in batch.ACTIVE:
         # An HTTP header, not <meta http-equiv>: works without JavaScript and under a strict CSP.
         response.headers["Refresh"] = str(REFRESH_SECONDS)
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+@bp.post("/<service>/impression/<int:job_id>/relancer")
+@print_required
+def print_again(service: LoadedService, job_id: int) -> Response:
+    """A print run whose PDF was deleted (retention, a family's erasure), asked again with the same
+    choices: a new run, drawn from the data as it is now (an erased family is no longer in it)."""
+    job = _job(service, job_id)
+    if job.status in batch.ACTIVE:
+        abort(409)
+    params = {k: v for k, v in (job.params or {}).items() if k != batch.PRINTED_KEY}
+    again = batch.request_print(job.kind, service.code, params, current_user.id)
+    log_read(current_user.id, Action.EXPORT, None,
+             {"print_job": again.id, "service": service.code, "kind": job.kind, "again_of": job.id, **params},
+             _("Mass printing"))
+    return redirect(url_for(".print_job", service=service.code, job_id=again.id))
 
 
 @bp.get("/<service>/impression/<int:job_id>/document.pdf")
@@ -237,7 +256,7 @@ def print_download(service: LoadedService, job_id: int) -> Response:
         abort(404)
     log_read(current_user.id, Action.EXPORT, None,
              {"print_job": job.id, "service": service.code, "kind": job.kind, "download": True},
-             _("Mass printing"))
+             _("Mass printing"), households=batch.printed_households(job))
     name = f"{service.code}-{job.kind}-{job.id}.pdf"
     response = send_file(path, mimetype="application/pdf", as_attachment=True, download_name=name,
                          conditional=False, etag=False, max_age=0)

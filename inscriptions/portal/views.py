@@ -39,6 +39,7 @@ from inscriptions.portal import catalogue, choices
 from inscriptions.portal.applications import prepared_for
 from inscriptions.portal.wizard import Participant, Wizard, candidates, new_state, state_wishes
 from inscriptions.pricing import compute_price, euros
+from inscriptions.privacy.sealing import unsealed
 from inscriptions.registrations import waitlist
 from inscriptions.registrations.cancel import (
     CancellationRefused,
@@ -708,9 +709,10 @@ def registration_detail(reference: str) -> str:
     reg = _own_registration(reference)
     defn = definition_for(reg.form_version_id)
     fields = [f for _, f in defn.iter_fields()]
-    tokens = web.file_tokens(fields, reg.answers or {})
+    answers = unsealed(reg.answers or {})  # the family reads all its own answers
+    tokens = web.file_tokens(fields, answers)
     file_names = {t: u.filename for t, u in uploads_by_token(tokens, reg.household_id).items()}
-    pages = _pages_in_words(defn, reg.answers or {}, list(range(len(defn.form.pages))), file_names)
+    pages = _pages_in_words(defn, answers, list(range(len(defn.form.pages))), file_names)
     refusal = cancellation_refusal(reg)
     return render_template(
         "portal/registration.html",

@@ -29,6 +29,8 @@ from inscriptions.forms import web
 from inscriptions.forms.validation import ValidationResult, validate_answers
 from inscriptions.models import Draft, Household
 from inscriptions.plugin_api import ParticipantView
+from inscriptions.privacy.sealing import seal_answers, unsealed
+from inscriptions.privacy.sensitive import sensitive_names
 from inscriptions.registrations.create import ParticipantInput
 from inscriptions.registrations.participants import adult_view, child_view, file_lookup
 
@@ -119,7 +121,8 @@ class Wizard:
         if found is None:  # the foreign key makes this impossible
             raise LookupError(f"form version {draft.form_version_id} of draft {draft.id} not found")
         self.defn = found[1]
-        self.state: dict[str, Any] = copy.deepcopy(draft.state or {})
+        # The family's own unsent answers: sealed at rest (save), opened here for the family.
+        self.state: dict[str, Any] = unsealed(copy.deepcopy(draft.state or {}))
         for key, default in new_state([], None).items():
             self.state.setdefault(key, default)
         by_key = {p.key: p for p in candidates(self.defn, household)}
@@ -249,8 +252,13 @@ class Wizard:
         self.state["reached"] = max(self.reached, index + 1)
 
     def save(self) -> None:
-        # A new object, so SQLAlchemy sees the JSON column changed.
-        self.draft.state = copy.deepcopy(self.state)
+        # A new object, so SQLAlchemy sees the JSON column changed; an unsent allergy is health
+        # data as much as a sent one: sealed (inscriptions.privacy.sealing).
+        state = copy.deepcopy(self.state)
+        names = sensitive_names(self.defn)
+        state["shared"] = seal_answers(state.get("shared") or {}, names)
+        state["each"] = {key: seal_answers(raw, names) for key, raw in (state.get("each") or {}).items()}
+        self.draft.state = state
 
     # -- the whole form ---------------------------------------------------------------------------
     def owners(self) -> list[Participant | None]:

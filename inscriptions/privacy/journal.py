@@ -21,12 +21,12 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, select
 
-from inscriptions.audit import Action, action_label
+from inscriptions.audit import CHANNEL_LABELS, Action, action_label, concerns_household
 from inscriptions.boundary import filter_day
 from inscriptions.clock import local_zone
-from inscriptions.digits import is_digits
+from inscriptions.digits import is_id
 from inscriptions.extensions import db
-from inscriptions.models import Account, AuditEvent
+from inscriptions.models import Account, AuditEvent, AuditEventHousehold
 
 # A list of ids longer than this is cut (the CSV export keeps every id).
 LIST_SHOWN = 10
@@ -64,6 +64,8 @@ DETAIL_LABELS: dict[str, Any] = {
     "to": _l("To"),
     "automatic": _l("Automatic change"),
     "print_job": _l("Print job number"),
+    "documents": _l("Documents printed"),
+    "refused": _l("Refused (reason code)"),
     "kind": _l("Kind"),
     "download": _l("File downloaded"),
     "selection": _l("Prefilled forms for"),
@@ -83,6 +85,12 @@ DETAIL_LABELS: dict[str, Any] = {
     "filters": _l("Filters"),
     "letters_since": _l("Letters since"),
     "households": _l("Households (numbers)"),
+    "os_user": _l("System user who ran the command"),
+    "scan_batch": _l("Scan batch"),
+    "scan_page": _l("Scanned page"),
+    "crop": _l("Cut-out of the question"),
+    "batch": _l("Booking (batch number)"),
+    "reason_asked": _l("Reason for access asked"),
     "by": _l("Deleted by"),
     "account_id": _l("Account number"),
     "household_deleted": _l("Household deleted"),
@@ -99,7 +107,19 @@ DETAIL_LABELS: dict[str, Any] = {
     "accounts_deleted": _l("Accounts deleted"),
     "accounts_kept_in_use": _l("Accounts kept (still in use)"),
     "audit_events_deleted": _l("Audit log lines deleted"),
+    "audit_retention_months": _l("Audit log kept (months)"),
+    "audit_chain_anchor": _l("Audit log chain now starts after position"),
+    "db_user": _l("Database role"),
     "accounts_to_delete": _l("Accounts to delete"),
+    # Erasures and the purge's other deletions (inscriptions.privacy.anonymise).
+    "drafts_deleted": _l("Forms started online deleted"),
+    "expired_files_deleted": _l("Files past their retention deleted"),
+    "paper_households_deleted": _l("Households without an account deleted"),
+    "drafts": _l("Forms started online deleted"),
+    "files": _l("Files deleted from the server"),
+    "retention_months": _l("Retention (months)"),
+    "erasure_asked": _l("Erasure page opened"),
+    "again_of": _l("Printed again from job number"),
     # The DPO's own reads of this page: the filters used.
     "actor": _l("Staff member"),
     "household": _l("Household"),
@@ -116,6 +136,8 @@ ACTION_DETAIL_LABELS: dict[tuple[str, str], Any] = {
     (Action.READ_PHOTO_CONSENTS, "children"): _l("Children listed"),
     (Action.READ_AUDIT_LOG, "since"): _l("From"),
     (Action.EXPORT_AUDIT_LOG, "since"): _l("From"),
+    (Action.ERASE_HOUSEHOLD, "scan_pages"): _l("Scanned pages deleted"),
+    (Action.ERASE_HOUSEHOLD, "by"): _l("Erased by"),
 }
 
 CHANNELS: dict[str, Any] = {
@@ -136,7 +158,8 @@ VALUES: dict[str, dict[str, Any]] = {
     "channel": CHANNELS,
     "format": FORMATS,
     "kind": {"forms": _l("Forms"), "letters": _l("Letters"), "csv": _l("CSV file")},
-    "by": {"family": _l("The family"), "purge": _l("The automatic purge of old data")},
+    "by": {"family": _l("The family"), "purge": _l("The automatic purge of old data"),
+           "staff": _l("Staff, on the family's request")},
     "change": {"give": _l("Consent given"), "withdraw": _l("Consent withdrawn")},
     "from": {"backoffice": _l("Back office")},
     "selection": {
@@ -211,7 +234,7 @@ def read_filters(args: Mapping[str, str], actions: Iterable[str]) -> JournalFilt
     filters = JournalFilters()
     filters.actor = (args.get("actor") or "").strip()[:254]
     household = (args.get("household") or "").strip()[:12]
-    if household and not is_digits(household):
+    if household and not is_id(household):
         filters.errors["household"] = _("Type a household number, in digits only.")
     else:
         filters.household = household
@@ -239,13 +262,13 @@ def journal_query(filters: JournalFilters) -> Select[tuple[AuditEvent]]:
     query = select(AuditEvent)
     actor = filters.actor
     if actor:
-        if is_digits(actor):
+        if is_id(actor):
             query = query.where(AuditEvent.actor_account_id == int(actor))
         else:
             ids = select(Account.id).where(func.lower(Account.email) == actor.lower()).scalar_subquery()
             query = query.where(AuditEvent.actor_account_id.in_(ids))
     if filters.household:
-        query = query.where(AuditEvent.household_id == int(filters.household))
+        query = query.where(concerns_household(int(filters.household)))
     if filters.action:
         query = query.where(AuditEvent.action == filters.action)
     if filters.since:
@@ -267,6 +290,41 @@ class JournalRow:
     label: str
     details: list[tuple[str, str]]
     reason: str
+    # The roles and the channel of the access, in words (empty for older events).
+    role: str = ""
+    channel: str = ""
+
+
+# The words for the roles of AuditEvent.role (inscriptions.permissions.access_roles).
+ROLE_LABELS: dict[str, Any] = {
+    "parent": _l("Family"),
+    "agent": _l("Agent"),
+    "manager": _l("Manager"),
+    "admin": _l("Administrator"),
+    "dpo": _l("Data protection officer"),
+    "operator": _l("Server operator (command line)"),
+    "system": _l("The application itself"),
+}
+
+
+def role_text(role: str | None) -> str:
+    """``agent:cantine,admin`` in words: each role, with its service's name for a per-service grant."""
+    words = []
+    for part in (role or "").split(","):
+        name, _sep, service = part.strip().partition(":")
+        if not name:
+            continue
+        label = str(ROLE_LABELS.get(name, name))
+        words.append(f"{label} ({_service_name(service)})" if service else label)
+    return ", ".join(words)
+
+
+def channel_text(channel: str | None) -> str:
+    """The channel of an access in words (web site, API, command line, background job)."""
+    if not channel:
+        return ""
+    label = CHANNEL_LABELS.get(channel)
+    return str(label) if label is not None else channel
 
 
 def moment(at: dt.datetime) -> str:
@@ -358,6 +416,16 @@ def detail_items(action: str, detail: Mapping[str, Any] | None) -> list[tuple[st
             for key, value in (detail or {}).items() if value is not None and value != ""]
 
 
+def households_of(events: list[AuditEvent]) -> list[int]:
+    """Every household the ``events`` concern (their own, and those of events about several)."""
+    found = {e.household_id for e in events if e.household_id is not None}
+    ids = [e.id for e in events if e.household_id is None]
+    for start in range(0, len(ids), 500):
+        found.update(db.session.scalars(select(AuditEventHousehold.household_id).where(
+            AuditEventHousehold.event_id.in_(ids[start:start + 500]))))
+    return sorted(found)
+
+
 def emails(events: Iterable[AuditEvent]) -> dict[int, str]:
     """The e-mail of each account that acted in ``events``."""
     ids = {e.actor_account_id for e in events if e.actor_account_id is not None}
@@ -375,5 +443,6 @@ def who_text(event: AuditEvent, known: Mapping[int, str]) -> str:
 def journal_rows(events: list[AuditEvent]) -> list[JournalRow]:
     known = emails(events)
     return [JournalRow(event=e, when=moment(e.at), who=who_text(e, known), label=action_label(e.action),
-                       details=detail_items(e.action, e.detail), reason=reason_text(e.reason))
+                       details=detail_items(e.action, e.detail), reason=reason_text(e.reason),
+                       role=role_text(e.role), channel=channel_text(e.channel))
             for e in events]

@@ -2,13 +2,22 @@
 
 1. Registrations whose session (or, without sessions, the service's period) ended more than the
    service's ``retention_months`` ago are anonymised (:func:`inscriptions.privacy.anonymise.anonymise`),
-   their uploads and scanned pages deleted.
+   their uploads, scanned pages and drafts deleted. Then what else has a retention
+   (:func:`inscriptions.privacy.anonymise.purge_leftovers`): drafts (``DRAFT_RETENTION_DAYS``),
+   scanned pages never registered and scanners' stacks (``SCAN_RETENTION_DAYS``), print runs'
+   PDFs (``PRINT_RETENTION_DAYS``), and households without any account (paper-only families)
+   ``PAPER_HOUSEHOLD_RETENTION_MONTHS`` after their last registration's end, deleted with
+   everything about them.
 2. Family accounts not logged into for ``ACCOUNT_INACTIVE_DAYS`` are deleted, after a warning
    e-mail sent ``ACCOUNT_WARNING_DAYS`` before (a log-in in between cancels it). Households
-   without an account (paper families) are not touched; accounts whose household still has a
-   registration in progress are kept (the family is using the service, at the counter perhaps).
+   without an account (paper families) have their own retention (above); accounts whose
+   household still has a registration in progress are kept (the family is using the service,
+   at the counter perhaps).
 3. Audit events older than ``AUDIT_RETENTION_MONTHS`` are deleted: the only deletion the audit log
-   allows (:func:`inscriptions.models.audit.retention_purge`).
+   allows (:func:`inscriptions.privacy.integrity.purge_journal`; on PostgreSQL the database function
+   ``audit_purge()``). The journal is sealed first (only sealed entries go, the oldest first) and
+   again at the end, so that this run's own events are chained at once; the purge
+   records the chain's new starting point, who ran it and the retention used.
 
 The purge is idempotent (run it every night from cron). ``dry_run`` runs the same code in a
 transaction that is rolled back: the counts are exact and nothing changes, no file is deleted
@@ -20,7 +29,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from inscriptions.audit import Action, log_access
@@ -28,7 +37,6 @@ from inscriptions.clock import utcnow_naive
 from inscriptions.extensions import db
 from inscriptions.mail import send_templated
 from inscriptions.models import Account, AuditEvent, Registration
-from inscriptions.models.audit import retention_purge
 from inscriptions.privacy.anonymise import (
     DeletionRefused,
     Removal,
@@ -36,9 +44,11 @@ from inscriptions.privacy.anonymise import (
     delete_account,
     is_staff,
     live_registrations,
+    purge_leftovers,
     registration_end,
     retention_months,
 )
+from inscriptions.privacy.integrity import purge_journal, seal, who_runs
 from inscriptions.privacy.settings import add_months, privacy_settings
 
 
@@ -50,6 +60,9 @@ class PurgeReport:
     registrations_anonymised: int = 0
     uploads_deleted: int = 0
     scan_pages_deleted: int = 0
+    drafts_deleted: int = 0
+    expired_files_deleted: int = 0
+    paper_households_deleted: int = 0
     accounts_warned: int = 0
     accounts_deleted: int = 0
     accounts_kept_in_use: int = 0
@@ -61,6 +74,9 @@ class PurgeReport:
             "registrations_anonymised": self.registrations_anonymised,
             "uploads_deleted": self.uploads_deleted,
             "scan_pages_deleted": self.scan_pages_deleted,
+            "drafts_deleted": self.drafts_deleted,
+            "expired_files_deleted": self.expired_files_deleted,
+            "paper_households_deleted": self.paper_households_deleted,
             "accounts_warned": self.accounts_warned,
             "accounts_deleted": self.accounts_deleted,
             "accounts_kept_in_use": self.accounts_kept_in_use,
@@ -100,9 +116,11 @@ def purge(*, dry_run: bool = False, actor_id: int | None = None) -> PurgeReport:
     report = PurgeReport(dry_run=dry_run)
     removal = Removal()
     db.session.commit()  # start from a clean transaction
+    seal()  # the journal's purge removes sealed entries only
 
     # 1. registrations past retention
     removal.add(anonymise(expired_registrations(now), now))
+    removal.add(purge_leftovers(now, settings, actor_id))
 
     # 2. inactive family accounts
     inactive_before = now - dt.timedelta(days=settings.account_inactive_days)
@@ -137,22 +155,27 @@ def purge(*, dry_run: bool = False, actor_id: int | None = None) -> PurgeReport:
     report.warned_emails = [a.email for a, _when in to_warn]
 
     # 3. the audit log's own retention
-    cutoff = add_months(now, -settings.audit_retention_months)
-    with retention_purge(db.session()):
-        report.audit_events_deleted = db.session.execute(
-            delete(AuditEvent).where(AuditEvent.at < cutoff)
-        ).rowcount or 0
+    journal = purge_journal(now, settings.audit_retention_months, actor_id)
+    report.audit_events_deleted = journal.deleted
 
     report.registrations_anonymised = removal.registrations
     report.uploads_deleted = removal.uploads
     report.scan_pages_deleted = removal.scan_pages
+    report.drafts_deleted = removal.drafts
+    report.expired_files_deleted = removal.expired_files
+    report.paper_households_deleted = removal.households
 
     if dry_run:
         report.accounts_deleted = len(to_delete)
         db.session.rollback()
         return report
 
-    log_access(actor_id, Action.PURGE, None, {**report.counts(), "accounts_to_delete": len(to_delete)})
+    log_access(actor_id, Action.PURGE, None, {
+        **report.counts(), "accounts_to_delete": len(to_delete),
+        "audit_retention_months": settings.audit_retention_months,
+        "audit_chain_anchor": journal.anchor.seq if journal.anchor is not None else None,
+        **who_runs(),
+    })
     warnings = [(a.email, a.id, when) for a, when in to_warn]
     db.session.commit()
     removal.delete_files()
@@ -176,6 +199,8 @@ def purge(*, dry_run: bool = False, actor_id: int | None = None) -> PurgeReport:
         report.registrations_anonymised += deletion.removal.registrations
         report.uploads_deleted += deletion.removal.uploads
         report.scan_pages_deleted += deletion.removal.scan_pages
+        report.drafts_deleted += deletion.removal.drafts
+    seal()  # this run's own events, chained at once
     return report
 
 

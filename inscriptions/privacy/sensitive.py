@@ -13,6 +13,7 @@ from typing import Any
 from inscriptions.definitions import schema as s
 from inscriptions.models import Account
 from inscriptions.permissions import can
+from inscriptions.privacy.sealing import unsealed
 
 
 def sensitive_names(defn: s.ServiceDefinition) -> set[str]:
@@ -51,7 +52,7 @@ def answers_for(account: Account | None, defn: s.ServiceDefinition, service_code
                 answers: Mapping[str, Any]) -> dict[str, Any]:
     """The answers ``account`` (staff) may see: all of them with the permission, else without sensitive ones."""
     if may_read_sensitive(account, service_code):
-        return dict(answers)
+        return unsealed(dict(answers))
     return without_sensitive(defn, answers)
 
 
@@ -67,8 +68,9 @@ def answer_pages_for(account: Account | None, registration: Any) -> tuple[list[t
     defn = definition_for(registration.form_version_id)
     sensitive = may_read_sensitive(account, registration.service_code)
     values = dict(registration.answers or {})
-    if not sensitive:  # group sub-fields too (the filter below sees top-level fields only)
-        values = without_sensitive(defn, values)
+    # Sealed answers opened for the allowed reader only; the others lose them, group sub-fields
+    # too (the filter below sees top-level fields only).
+    values = unsealed(values) if sensitive else without_sensitive(defn, values)
     pages = []
     for page in defn.form.pages:
         answers = [a for a in web.answers_in_words(page.fields, values) if sensitive or not a.sensitive]
@@ -101,4 +103,6 @@ def staff_document_tokens(account: Account | None, registration: Any) -> set[str
     values = dict(registration.answers or {})
     if not may_read_sensitive(account, registration.service_code):
         values = without_sensitive(defn, values)
+    else:
+        values = unsealed(values)
     return set(web.file_tokens([f for page in defn.form.pages for f in page.fields], values))

@@ -65,6 +65,8 @@ from inscriptions.models import (
 from inscriptions.models.submission import SUBMISSION_KEY_MAX
 from inscriptions.plugin_api import CHANNELS
 from inscriptions.pricing import compute_price, places_taken
+from inscriptions.privacy.sealing import seal_answers
+from inscriptions.privacy.sensitive import sensitive_names
 from inscriptions.registrations.participants import (
     adult_view,
     child_view,
@@ -330,7 +332,9 @@ def _book(service, data: RegistrationInput, passes: list[allocator.Pass], *,  # 
             continue
         price = compute_price(defn, service.hooks, hview, pview, result.values)
         prepared.append({
-            "child_id": part.child_id, "guardian_id": part.guardian_id, "answers": result.values,
+            # Sensitive answers are stored sealed (inscriptions.privacy.sealing), from here on.
+            "child_id": part.child_id, "guardian_id": part.guardian_id,
+            "answers": seal_answers(result.values, sensitive_names(defn)),
             "places": places_taken(defn, result.values), "price": str(price.amount),
             "price_unit": price.unit, "price_detail": list(price.lines),
         })

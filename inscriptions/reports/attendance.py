@@ -49,6 +49,8 @@ class Attendee:
     age: int | None
     class_name: str
     places: int
+    # Whose registration it is (the audit log of the list's print), None once anonymised.
+    household_id: int | None = None
 
 
 def age_on(birth: dt.date | None, day: dt.date) -> int | None:
@@ -73,10 +75,11 @@ def attendees(session: ServiceSession) -> list[Attendee]:
         if person is not None:
             birth = person.birth_date
             people.append(Attendee(person.last_name, person.first_name, age_on(birth, first_day),
-                                   reg.child.class_name if reg.child is not None else "", reg.places))
+                                   reg.child.class_name if reg.child is not None else "", reg.places,
+                                   reg.household_id))
         else:
             name = reg.household.display_name if reg.household is not None else "–"  # anonymised
-            people.append(Attendee(name, "", None, "", reg.places))
+            people.append(Attendee(name, "", None, "", reg.places, reg.household_id))
     people.sort(key=lambda a: (name_key(a.last_name), name_key(a.first_name)))
     return people
 

@@ -30,6 +30,7 @@ from inscriptions.definitions.loader import LoadedService
 from inscriptions.extensions import db
 from inscriptions.forms import web
 from inscriptions.models import Child, Registration, ServiceSession
+from inscriptions.privacy.sealing import OpenedOnRead
 from inscriptions.reports.attendance import name_key
 
 MAX_DAYS = 62
@@ -189,7 +190,9 @@ def compute_counts(service: LoadedService, spec: CountSpec, start: dt.date | Non
     width = len(columns) if spec.per_day else 1
     sums: dict[tuple[str, ...], list[int]] = defaultdict(lambda: [0] * width)
     for answers, places, created_at, school, class_name, session_label in db.session.execute(query):
-        answers = answers or {}
+        # A declared count may group by a sensitive answer (the kitchen's diets): it shows totals,
+        # never who; the answers it reads are opened on read.
+        answers = OpenedOnRead(answers or {})
         amount = (places or 0) if spec.measure == "places" else 1
         if spec.per_day:
             chosen = set(answers.get(spec.per_day) or [])

@@ -32,6 +32,7 @@ from inscriptions.extensions import db
 from inscriptions.forms import web
 from inscriptions.forms.validation import is_visible
 from inscriptions.models import Child, FormVersion, Guardian, Household, Registration, ServiceSession
+from inscriptions.privacy.sealing import unsealed
 from inscriptions.reports.dashboard import status_name
 
 BATCH = 500
@@ -259,7 +260,9 @@ def iter_rows(service: LoadedService, filters: ExportFilter, plan: ExportPlan) -
                 row.append(r.session_label or "")
             row += [r.places, r.channel, r.price, r.price_unit, _local(r.created_at), _local(r.updated_at),
                     r.received_on]
-            values = dict(r.answers or {})
+            # Sealed answers are opened only for a reader allowed to see them (their columns are
+            # left out otherwise).
+            values = unsealed(dict(r.answers or {})) if plan.sensitive_included else dict(r.answers or {})
             for column in plan.fields:
                 row.append(words.cell(column.specs.get(r.form_version_id), values))
             yield row

@@ -29,6 +29,7 @@ from inscriptions.audit import Action, log_read
 from inscriptions.boundary import filter_day
 from inscriptions.definitions.loader import LoadedService
 from inscriptions.definitions.registry import current_version, registry
+from inscriptions.digits import MAX_PAGE
 from inscriptions.extensions import db
 from inscriptions.models import Registration, ServiceSession, Status
 from inscriptions.permissions import can
@@ -149,9 +150,11 @@ def _filename(service: LoadedService, filters: exports.ExportFilter, suffix: str
 
 
 def _log_export(service: LoadedService, filters: exports.ExportFilter, fmt: str, plan: exports.ExportPlan) -> None:
+    households = db.session.scalars(filters.apply(
+        select(Registration.household_id).distinct().where(Registration.household_id.is_not(None))))
     log_read(current_user.id, Action.EXPORT, None, {
         **filters.audit_detail(), "format": fmt, "rows": plan.rows, "sensitive": plan.sensitive_included,
-    })
+    }, households=list(households))
 
 
 @bp.get("/export.csv")
@@ -284,7 +287,7 @@ def attendance_pdf(service: LoadedService, session_code: str) -> Response:
     people = attendance.attendees(session)
     log_read(current_user.id, Action.EXPORT, None, {
         "service": service.code, "session": session.code, "format": "attendance_pdf", "rows": len(people),
-    })
+    }, households=[a.household_id for a in people])
     pdf = attendance.render_attendance(service, session, people, ticks)
     response = Response(pdf, mimetype="application/pdf")
     response.headers["Content-Disposition"] = (
@@ -296,7 +299,7 @@ def attendance_pdf(service: LoadedService, session_code: str) -> Response:
 # -- allocation log --------------------------------------------------------------------------------
 
 def _page_arg() -> int:
-    return max(1, request.args.get("page", 1, type=int) or 1)
+    return max(1, min(request.args.get("page", 1, type=int) or 1, MAX_PAGE))
 
 
 def _log_period() -> tuple[tuple[dt.date, dt.date] | None, dt.date, dt.date, str | None]:

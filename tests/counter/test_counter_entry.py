@@ -13,6 +13,7 @@ from inscriptions.audit import Action
 from inscriptions.definitions.registry import registry
 from inscriptions.extensions import db
 from inscriptions.models import AuditEvent, Registration
+from inscriptions.privacy.sealing import unsealed
 from inscriptions.registrations.create import (
     ParticipantInput,
     RegistrationInput,
@@ -60,8 +61,8 @@ def test_a_paper_canteen_form_is_registered_with_its_received_date(client, agent
     assert reg.history[0].reason == "pas d'accès à internet"
     assert reg.child_id == lea.id
     assert reg.status == "accepted"
-    assert reg.answers["days"] == ["mon", "thu"] and reg.answers["diet"] == "sans_porc"
-    assert reg.answers["pickup"] == [{"name": "Mamie Dupont", "phone": "06 12 34 56 78"}]
+    assert unsealed(reg.answers)["days"] == ["mon", "thu"] and unsealed(reg.answers)["diet"] == "sans_porc"
+    assert unsealed(reg.answers)["pickup"] == [{"name": "Mamie Dupont", "phone": "06 12 34 56 78"}]
 
     event = db.session.scalar(db.select(AuditEvent).filter_by(action=Action.REGISTER))
     assert event.registration_id == reg.id and event.household_id == family.id
@@ -83,7 +84,7 @@ def test_two_children_are_keyed_on_one_page(client, agent, family):
     assert {r.child_id for r in regs} == set(ids)
     assert {r.batch for r in regs} == {regs[0].batch}
     assert {r.channel for r in regs} == {"counter"}
-    assert {r.answers["diet"] for r in regs} == {"sans_porc", "standard"}
+    assert {unsealed(r.answers)["diet"] for r in regs} == {"sans_porc", "standard"}
     assert len(db.session.scalars(db.select(AuditEvent).filter_by(action=Action.REGISTER)).all()) == 2
 
 
@@ -146,7 +147,7 @@ def test_a_question_required_online_only_may_be_left_empty_at_the_counter(client
     response, _key = submit(client, family, [child], answers, channel="paper", received="10/09/2026")
     assert response.status_code == 302, text_of(response)[:3000]
     [reg] = registrations()
-    assert reg.answers["allergy"] is True
+    assert unsealed(reg.answers)["allergy"] is True
     assert "pai_details" not in reg.answers
 
 

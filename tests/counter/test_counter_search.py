@@ -9,7 +9,7 @@ import pytest
 from counter_helpers import t, text_of
 from flask import g
 
-from inscriptions.audit import Action
+from inscriptions.audit import Action, events_of_household
 from inscriptions.counter.search import fold, search_households
 from inscriptions.extensions import db
 from inscriptions.models import AuditEvent, Registration
@@ -88,7 +88,13 @@ def test_the_search_page_lists_results_as_links_and_logs_the_search(client, agen
     assert "Léa (2018)" in page
     event = db.session.scalar(db.select(AuditEvent).filter_by(action=Action.SEARCH))
     assert event.actor_account_id == agent.id
-    assert event.detail == {"query": "martin", "results": 2}
+    found = sorted([families["martin"].id, families["other_martin"].id])
+    assert event.detail == {"query": "martin", "results": 2, "households": found}
+    # Each household found has the search in its history; the one not found does not.
+    assert event in events_of_household(families["martin"].id)
+    assert event in events_of_household(families["other_martin"].id)
+    assert event not in events_of_household(families["lefevre"].id)
+    assert (event.role, event.channel) == ("agent:cantine", "web")
 
 
 def test_a_query_too_short_is_explained(client, agent, families):

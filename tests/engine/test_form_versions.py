@@ -15,6 +15,7 @@ from inscriptions.definitions.registry import current_version, definition_of, re
 from inscriptions.extensions import db
 from inscriptions.forms.validation import validate_answers
 from inscriptions.models import FormVersion, Registration, ServiceSession
+from inscriptions.privacy.sealing import unsealed
 from inscriptions.registrations.create import RegistrationRefused
 
 
@@ -89,9 +90,9 @@ def test_editing_the_definition_makes_version_2(
     assert old.form_version.version == 1
     v1 = definition_of(old.form_version)
     assert "sans_gluten" in [c.value for c in v1.field("diet").choices]
-    assert validate_answers(v1, old.answers, channel="web").ok
+    assert validate_answers(v1, unsealed(old.answers), channel="web").ok
     current = registry().get("cantine").definition
-    assert not validate_answers(current, old.answers, channel="web").ok  # the choice is gone in v2
+    assert not validate_answers(current, unsealed(old.answers), channel="web").ok  # the choice is gone in v2
 
     # New registrations use version 2 and its new question.
     with pytest.raises(RegistrationRefused) as refused:
@@ -100,7 +101,7 @@ def test_editing_the_definition_makes_version_2(
     book("cantine", household, children=[hugo], answers={**CANTEEN_ANSWERS, "snack": "oui"})
     new = db.session.scalar(select(Registration).filter_by(child_id=hugo.id))
     assert new.form_version.version == 2
-    assert new.answers["snack"] is True
+    assert unsealed(new.answers)["snack"] is True
 
 
 def test_form_started_on_version_1_is_validated_with_it(
@@ -119,7 +120,7 @@ def test_form_started_on_version_1_is_validated_with_it(
          form_version_id=v1.id)
     reg = db.session.scalar(select(Registration))
     assert reg.form_version_id == v1.id
-    assert reg.answers["diet"] == "sans_gluten"
+    assert unsealed(reg.answers)["diet"] == "sans_gluten"
 
 
 def test_closing_date_of_the_current_definition_applies_to_older_forms(

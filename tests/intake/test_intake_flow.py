@@ -147,7 +147,22 @@ def test_images_and_crops_only_for_staff_of_the_service(
 ) -> None:
     scan_batch = batch_of(upload(client, scanned_form(seed=2)))
     page = scan_batch.pages[0]
-    assert client.get(f"/guichet/numerisation/pages/{page.id}/image").status_code == 200
+
+    def image(page_id: int) -> int:
+        return client.get(f"/guichet/numerisation/pages/{page_id}/image").status_code
+
+    # A whole page shows its health question as plainly as the question's cut-out: same rule, for
+    # every role (the agent, the town's IT); a page without one is open to the service's agents.
+    health = {p.id: bool(p.reading["sensitive_paths"]) for p in scan_batch.pages}
+    assert set(health.values()) == {True, False}
+    for page_id, shows_health in health.items():
+        assert image(page_id) == (403 if shows_health else 200)
+    document = client.get(f"/guichet/numerisation/documents/{page.token}").get_data(as_text=True)
+    for page_id, shows_health in health.items():
+        assert (f"/pages/{page_id}/image" in document) is not shows_health
+    login_as(staff("admin"))
+    assert [image(page_id) for page_id in health] == [403 if h else 200 for h in health.values()]
+    login_as(staff("agent", "cantine"))
     # Sensitive questions (allergy, PAI) are cropped for managers only.
     crops = [(p.id, path, path in p.reading["sensitive_paths"])
              for p in scan_batch.pages for path in p.reading["crop_files"]]
@@ -162,6 +177,7 @@ def test_images_and_crops_only_for_staff_of_the_service(
     login_as(staff("manager", "cantine"))
     for page_id, path, _hidden in crops:
         assert crop(page_id, path).data.startswith(b"\x89PNG")
+    assert all(image(page_id) == 200 for page_id in health)
     login_as(staff("dpo"))
     assert client.get(f"/guichet/numerisation/pages/{page.id}/image").status_code == 403
     login(make_household(last_name="Autre"))

@@ -20,6 +20,7 @@ from inscriptions.intake import store
 from inscriptions.models import Account, AuditEvent, FormVersion, Household, Registration, ScanBatch, ScanPage
 from inscriptions.paper.reader import UploadError
 from inscriptions.paper.reader import simulate as sim
+from inscriptions.privacy.sealing import FILE_MAGIC, unseal_bytes
 
 
 def test_upload_is_stored_then_read_page_by_page_by_the_job(
@@ -41,10 +42,13 @@ def test_upload_is_stored_then_read_page_by_page_by_the_job(
     db.session.refresh(scan_batch)
     assert (scan_batch.reading_status, scan_batch.pages_read, scan_batch.page_count) == ("read", 2, 2)
     assert progress == [1, 2]  # committed after each page
-    # The uploaded files are kept as received (evidence, and for resuming a failed reading).
+    # The uploaded files are kept as received (evidence, and for resuming a failed reading),
+    # encrypted: a scanned form may hold a health answer (inscriptions.privacy.sealing).
     assert [f["pages"] for f in scan_batch.files] == [1, 1]
     for info, page in zip(scan_batch.files, pages, strict=True):
-        assert (store.upload_dir() / info["sha256"]).read_bytes() == page.data
+        stored = (store.upload_dir() / info["sha256"]).read_bytes()
+        assert stored.startswith(FILE_MAGIC) and page.data not in stored
+        assert unseal_bytes(stored) == page.data
         assert "static" not in (store.upload_dir() / info["sha256"]).parts
     assert [p.index for p in scan_batch.pages] == [0, 1]
     assert {p.status for p in scan_batch.pages} <= {"ok", "review"}

@@ -21,6 +21,7 @@ from test_intake_flow import batch_of, upload
 from inscriptions.extensions import db
 from inscriptions.models import Account, Household, Registration
 from inscriptions.paper.reader import simulate as sim
+from inscriptions.privacy.sealing import unsealed
 
 # The canteen form with the sensitive question ticked "yes": a value worth hiding.
 ALLERGIC: dict[str, Any] = {"days": ["mon", "thu"], "diet": "sans_porc", "allergy": True, "rules": True}
@@ -64,8 +65,8 @@ def test_agent_without_the_permission_does_not_see_the_sensitive_answer_read_yet
     reg = db.session.scalar(select(Registration).filter_by(household_id=family.id))
     assert reg is not None
     # The machine-read sensitive answer is registered, as the family ticked it on paper.
-    assert reg.answers["allergy"] is True
-    assert reg.answers["diet"] == "sans_porc"
+    assert unsealed(reg.answers)["allergy"] is True
+    assert unsealed(reg.answers)["diet"] == "sans_porc"
 
 
 def test_agent_without_the_permission_cannot_override_nor_lose_the_hidden_answer(
@@ -78,7 +79,7 @@ def test_agent_without_the_permission_cannot_override_nor_lose_the_hidden_answer
     response = _confirm(client, token, child.id, **{f"c{child.id}-allergy": "no"})
     assert response.status_code == 302
     reg = db.session.scalar(select(Registration).filter_by(household_id=family.id))
-    assert reg.answers["allergy"] is True
+    assert unsealed(reg.answers)["allergy"] is True
 
 
 def test_refused_entry_shown_again_still_hides_and_keeps_the_sensitive_answer(
@@ -94,7 +95,7 @@ def test_refused_entry_shown_again_still_hides_and_keeps_the_sensitive_answer(
     assert gettext(WITHHELD_NOTE) in html
     assert _confirm(client, token, child.id).status_code == 302
     reg = db.session.scalar(select(Registration).filter_by(household_id=family.id))
-    assert reg.answers["allergy"] is True
+    assert unsealed(reg.answers)["allergy"] is True
 
 
 def test_manager_still_sees_the_sensitive_answer_read_prefilled(
@@ -113,7 +114,7 @@ def test_manager_still_sees_the_sensitive_answer_read_prefilled(
     response = _confirm(client, token, child.id, **{f"c{child.id}-allergy": "no"})
     assert response.status_code == 302
     reg = db.session.scalar(select(Registration).filter_by(household_id=family.id))
-    assert reg.answers["allergy"] is False
+    assert unsealed(reg.answers)["allergy"] is False
 
 
 def test_evidence_link_of_another_service_does_not_reveal_the_scan_batch(

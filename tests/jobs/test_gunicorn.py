@@ -98,6 +98,7 @@ def test_real_app_serves_under_gunicorn(db_url: str, tmp_path: Path) -> None:
         INSCRIPTIONS_DATABASE_URL=db_url,
         INSCRIPTIONS_SECRET_KEY="gunicorn-test-key",
         INSCRIPTIONS_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        INSCRIPTIONS_DATA_KEYS=os.environ["INSCRIPTIONS_DATA_KEYS"],
         INSCRIPTIONS_UPLOAD_DIR=str(tmp_path / "uploads"),
         INSCRIPTIONS_MAIL_BACKEND="locmem",
         INSCRIPTIONS_JOBS_BACKEND="inline",

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from paper_helpers import born, page_count, page_texts
 from sqlalchemy import select
 
+from inscriptions.audit import events_of_household
 from inscriptions.definitions.registry import current_version, registry
 from inscriptions.extensions import db
 from inscriptions.models import Account, AuditEvent, Household, PrintJob, PrintToken, Registration
@@ -103,7 +104,13 @@ def test_forms_for_last_years_households_are_printed_by_a_job(
     assert response.status_code == 302, response.get_data(as_text=True)[:1500]
     job = job_of(response)
     assert (job.kind, job.service_code, job.status, job.requested_by_id) == ("forms", "cantine", "done", manager.id)
-    assert job.params == {"selection": "previous_year", "household_ids": [], "blank": 1, "with_answers": True}
+    # Asked: last year's households; printed (kept for the audit log of the download): that one.
+    assert job.params == {"selection": "previous_year", "household_ids": [], "blank": 1, "with_answers": True,
+                          "printed_households": [last_year.id]}
+    # The job read the household's data for the manager: logged as the job, naming the household.
+    [printed] = [e for e in events_of_household(last_year.id) if e.action == "export"]
+    assert (printed.actor_account_id, printed.role, printed.channel) == (manager.id, "manager:cantine", "job")
+    assert printed.detail["print_job"] == job.id
     assert job.started_at and job.finished_at and job.error == ""
     assert (job.documents, job.done, job.total) == (3, 3, 3)
     assert seen == [(1, 3), (2, 3), (3, 3)]
@@ -130,10 +137,13 @@ def test_forms_for_last_years_households_are_printed_by_a_job(
     tokens = list(db.session.scalars(select(PrintToken).order_by(PrintToken.id)))
     expected = [(last_year.id, manager.id)] * 2 + [(None, manager.id)]
     assert [(t.household_id, t.printed_by_id) for t in tokens] == expected
-    # Asking and downloading are in the audit log.
+    # The job's reading (inline: it ran inside the asking request), asking and downloading are in
+    # the audit log; the job's and the download's name the household printed.
     events = db.session.scalars(select(AuditEvent).filter_by(action="export")).all()
-    assert [e.detail.get("print_job") for e in events] == [job.id, job.id]
-    assert events[1].detail.get("download") is True
+    assert [e.detail.get("print_job") for e in events] == [job.id, job.id, job.id]
+    assert [e.channel for e in events] == ["job", "web", "web"]
+    assert [e.household_id for e in events] == [last_year.id, None, last_year.id]
+    assert events[2].detail.get("download") is True
 
 
 def test_chosen_households_and_the_recent_jobs_list(
@@ -236,9 +246,14 @@ def test_letters_job(
     db.session.commit()
     as_staff("manager", "cantine")
     job = job_of(client.post(URL, data={"kind": "letters", "letters-since": "14/09/2026"}))
-    assert (job.kind, job.status, job.documents, job.params) == ("letters", "done", 1, {"since": "2026-09-14"})
+    assert (job.kind, job.status, job.documents, job.params) == (
+        "letters", "done", 1, {"since": "2026-09-14", "printed_households": [paper.id]})
     pdf = client.get(f"{URL}/{job.id}/document.pdf")
     assert pdf.status_code == 200
+    # The job's reading and the download are both in the paper family's history (not the other's).
+    assert [(e.channel, e.detail.get("download", False)) for e in events_of_household(paper.id)
+            if e.action == "export"] == [("job", False), ("web", True)]
+    assert not [e for e in events_of_household(online.id) if e.action == "export"]
     assert b"%PDF" in pdf.data[:10]
     # The piscine has no letter owed: nothing to print.
     as_staff("admin")

@@ -25,6 +25,9 @@ def test_inactive_account_is_warned_then_deleted(app, make_household, staff, out
     active = make_household(last_name="Actif")
     sleeping = make_household(last_name="Dormant")
     paper = make_household(last_name="Papier", email=None, with_account=False)
+    # Paper families have their own retention (tests/privacy/test_erasure_everywhere.py): longer
+    # here, so that this test sees the account purge alone leave them alone.
+    app.config["PAPER_HOUSEHOLD_RETENTION_MONTHS"] = 36
     agent = staff("agent", "atelier")
     sleeping_id, active_account = sleeping.id, account_of(active)
 
@@ -59,7 +62,7 @@ def test_inactive_account_is_warned_then_deleted(app, make_household, staff, out
     db.session.expire_all()
     assert db.session.get(Household, sleeping_id) is None
     assert db.session.get(Household, active.id) is not None
-    assert db.session.get(Household, paper.id) is not None  # paper families stay
+    assert db.session.get(Household, paper.id) is not None  # paper families stay (no account to purge)
     assert db.session.get(Account, agent.id) is not None
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == Action.DELETE_ACCOUNT))
     assert event.household_id == sleeping_id and event.detail["by"] == "purge"

@@ -203,9 +203,11 @@ def test_the_csv_keeps_the_codes_and_adds_french_labels(client, staff, login_as,
     header = lines[0].split(";")
     assert header[:9] == ["id", "at_utc", "actor_account_id", "actor_email", "action", "household_id",
                           "registration_id", "detail", "reason"]
-    assert header[9:] == ["action_label", "at_local"]
+    assert header[9:] == ["action_label", "at_local", "role", "channel", "role_label", "channel_label"]
     assert len(lines) == 2
     row = lines[1]
     assert ";read_registration;" in row and "2026-10-01 06:30:00" in row  # codes and UTC kept
     assert '"sensitive_shown"' in row  # the detail stays JSON (machine-readable)
-    assert row.endswith(";Consultation d'une inscription;01/10/2026 08:30")
+    # Logged inside the tests' request context: the web channel.
+    assert row.endswith(";Consultation d'une inscription;01/10/2026 08:30;agent:atelier;web;"
+                        "Agent (Atelier test);Site web")

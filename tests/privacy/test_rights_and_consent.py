@@ -35,15 +35,16 @@ def test_download_all_data_json_and_pdf(app, client, make_household, book, login
     assert response.mimetype == "application/json"
     assert "attachment" in response.headers["Content-Disposition"]
     data = json.loads(response.get_data(as_text=True))
-    assert {"household", "guardians", "children", "registrations", "uploads", "photo_consents",
-            "access_log", "generated_at", "format_version"} <= set(data)
-    assert data["children"][0]["first_name"] == "Zoé"
-    assert data["guardians"][0]["account"]["email"] == home.guardians[0].email
-    assert len(data["registrations"]) == 1
-    reg = data["registrations"][0]
+    assert {"tables", "actors", "files", "left_out", "generated_at", "format_version"} <= set(data)
+    tables = data["tables"]
+    assert tables["children"][0]["first_name"] == "Zoé"
+    assert tables["accounts"][0]["email"] == home.guardians[0].email
+    assert len(tables["registrations"]) == 1
+    reg = tables["registrations"][0]
     assert reg["answers"]["allergies"] == "ARACHIDES"  # the family sees its own sensitive answers
-    assert reg["history"] and reg["status"] == "accepted"
-    assert data["uploads"][0]["filename"] == "certificat.png"
+    assert reg["status"] == "accepted"
+    assert [h["registration_id"] for h in tables["status_changes"]] == [reg["id"]]
+    assert tables["uploads"][0]["filename"] == "certificat.png"
     assert "Autrefamille" not in response.get_data(as_text=True)
     assert outcome.registration_ids
 
@@ -57,8 +58,9 @@ def test_download_all_data_json_and_pdf(app, client, make_household, book, login
     assert [(e.household_id, e.detail["format"]) for e in events] == [(home.id, "json"), (home.id, "pdf")]
     # The family's own downloads are listed in its history as its own, not as staff's.
     again = json.loads(client.get("/mon-foyer/donnees/export.json").get_data(as_text=True))
-    own = [e for e in again["access_log"] if e["action"] == Action.DOWNLOAD_OWN_DATA]
-    assert len(own) == 2 and not any(e["by_staff"] for e in own)
+    own = [e for e in again["tables"]["audit_events"] if e["action"] == Action.DOWNLOAD_OWN_DATA]
+    assert len(own) == 2
+    assert {again["actors"][str(e["actor_account_id"])]["kind"] for e in own} == {"family"}
 
 
 def test_family_pages_need_a_log_in(client) -> None:

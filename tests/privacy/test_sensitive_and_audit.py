@@ -110,7 +110,10 @@ def test_dpo_filters_pages_and_exports_the_journal(client, make_household, staff
     assert page.get_data(as_text=True).count("data-event=") == 50  # 62 events (with this read): paginated
     assert client.get("/dpo/journal?page=2").get_data(as_text=True).count("data-event=") == 13
     by_household = client.get(f"/dpo/journal?household={other.id}").get_data(as_text=True)
-    assert by_household.count("data-event=") == 1 and 'data-action="export"' in by_household
+    # The export, and the DPO's reads of the journal pages that showed it (this one included): a
+    # page of the journal shows families' data too, so its read names their households.
+    assert by_household.count('data-action="export"') == 1
+    assert by_household.count("data-event=") == 3 and by_household.count('data-action="read_audit_log"') == 2
     by_actor = client.get(f"/dpo/journal?actor={agent.email}&action=read_household").get_data(as_text=True)
     assert by_actor.count("data-event=") == 50
     by_date = client.get("/dpo/journal?since=2026-09-20&until=2026-09-20&action=export").get_data(as_text=True)
@@ -123,9 +126,14 @@ def test_dpo_filters_pages_and_exports_the_journal(client, make_household, staff
     assert export.status_code == 200 and export.mimetype == "text/csv"
     lines = export.get_data(as_text=True).lstrip("\ufeff").strip().splitlines()
     assert lines[0].startswith("id;at_utc;actor_account_id")
-    assert len(lines) == 2 and ";'=cmd" in lines[1]  # no spreadsheet formula
+    # The export event, and the DPO's reads of journal pages that showed it.
+    [row] = [line for line in lines[1:] if ";export;" in line]
+    assert ";'=cmd" in row  # no spreadsheet formula
+    assert len(lines) == 6 and all(";read_audit_log;" in line for line in lines[1:] if line != row)
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == Action.EXPORT_AUDIT_LOG))
-    assert event.actor_account_id == dpo.id and event.detail == {"household": str(other.id), "rows": 1}
+    # The export names the households of the rows it holds (the journal pages read named both).
+    assert event.actor_account_id == dpo.id and event.detail == {
+        "household": str(other.id), "rows": 5, "households": sorted([home.id, other.id])}
 
 
 @pytest.mark.parametrize(("role", "service", "shown"), [("admin", None, False), ("manager", "atelier", True)])

@@ -10,6 +10,7 @@ import pypdfium2 as pdfium
 from reports_helpers import POOL
 from sqlalchemy import select
 
+from inscriptions.audit import events_of_household
 from inscriptions.extensions import db
 from inscriptions.models import AuditEvent
 
@@ -51,7 +52,12 @@ def test_attendance_list_of_a_pool_group(client, staff, login_as, make_household
 
     [event] = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "export"))
     assert event.actor_account_id == agent.id
-    assert event.detail == {"service": "piscine", "session": "mer-14h", "format": "attendance_pdf", "rows": 3}
+    detail = dict(event.detail)
+    listed = detail.pop("households")
+    assert detail == {"service": "piscine", "session": "mer-14h", "format": "attendance_pdf", "rows": 3}
+    # The three households on the list, each with the print in its own history.
+    assert len(listed) == 3
+    assert all(event in events_of_household(h) for h in listed)
 
 
 def test_long_lists_run_over_several_pages(client, staff, login_as, bulk) -> None:

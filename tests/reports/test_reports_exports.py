@@ -76,7 +76,7 @@ def test_csv_export_matches_the_registrations(client, staff, login_as, canteen) 
     assert event_.actor_account_id == manager.id
     assert event_.household_id is None
     assert event_.detail == {"service": "cantine", "session": None, "statuses": [], "format": "csv",
-                             "rows": 3, "sensitive": True}
+                             "rows": 3, "sensitive": True, "households": sorted({r.household_id for r in regs})}
 
 
 def test_sensitive_columns_are_left_out_for_roles_without_the_permission(client, staff, login_as, canteen) -> None:

@@ -219,12 +219,16 @@ ACCESS: dict[str, Rule] = {
     "paper.print_index": Rule(_url("/gestion/impression"), MANAGERS_X),
     "paper.print_home": Rule(_url("/gestion/cantine/impression"), MANAGERS_X),
     "paper.print_job": Rule(_url(f"/gestion/cantine/impression/{MISSING}"), MANAGERS_X, may_be_missing=True),
+    # A print run whose PDF was deleted (retention, a family's erasure), asked again.
+    "paper.print_again": Rule(_url(f"/gestion/cantine/impression/{MISSING}/relancer"), MANAGERS_X,
+                              may_be_missing=True),
     "paper.print_download": Rule(_url(f"/gestion/cantine/impression/{MISSING}/document.pdf"), MANAGERS_X,
                                  may_be_missing=True),
     # -- personal data (RGPD) -------------------------------------------------------------------
     "privacy.my_data": Rule(_url("/mon-foyer/donnees/"), PARENTS),
     "privacy.export_json": Rule(_url("/mon-foyer/donnees/export.json"), PARENTS),
     "privacy.export_pdf": Rule(_url("/mon-foyer/donnees/export.pdf"), PARENTS),
+    "privacy.export_zip": Rule(_url("/mon-foyer/donnees/export.zip"), PARENTS),
     # An empty POST asks for the confirmation again: nothing is deleted here.
     "privacy.delete_my_account": Rule(_url("/mon-foyer/donnees/supprimer"), PARENTS),
     # No demo service asks photo consent yet: 404 once let in (parent A gets 404 on B's child anyway).
@@ -233,6 +237,10 @@ ACCESS: dict[str, Rule] = {
     "privacy.staff_photo_consents": Rule(_url("/guichet/photos/cantine"), SERVICE_X, may_be_missing=True),
     "privacy.audit_journal": Rule(_url("/dpo/journal"), DPO),
     "privacy.audit_journal_csv": Rule(_url("/dpo/journal.csv"), DPO),
+    # A paper-only family's right of access goes through the DPO (an empty POST: 422, nothing produced).
+    "privacy.dpo_household_data": Rule(_url("/dpo/donnees-foyer?household={w.household_b}"), DPO),
+    # A paper-only family's right to erasure goes through the DPO too (an empty POST: 422, nothing erased).
+    "privacy.erase_household_page": Rule(_url("/dpo/effacement-foyer?household={w.household_b}"), DPO),
     # -- JSON API (bearer tokens) ---------------------------------------------------------------
     "api.openapi": Rule(_url("/api/v1/openapi.json"), EVERYONE, api=True),
     "api.me": Rule(_url("/api/v1/me"), SIGNED_IN, api=True),

@@ -315,7 +315,7 @@ def test_unknown_emails_cost_a_password_check_too(app: Flask, make_household: Ca
     assert calls == ["dummy", "real"]
 
 
-def test_production_refuses_to_start_without_its_public_url(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_production_refuses_to_start_without_public_url_or_data_keys(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from inscriptions.settings import SettingsError, check_production
 
     monkeypatch.delenv("FLASK_RUN_FROM_CLI", raising=False)
@@ -324,7 +324,11 @@ def test_production_refuses_to_start_without_its_public_url(monkeypatch: pytest.
     for wrong in ("inscriptions.villebelle.fr", "ftp://villebelle.fr", "https://villebelle.fr/?next=x"):
         with pytest.raises(SettingsError, match="must be the site's address"):
             check_production({"PUBLIC_URL": wrong})
-    check_production({"PUBLIC_URL": "https://inscriptions.villebelle.fr/portail/"})
+    keys = "non_6BlDYC7DbjLwKs0tGdsnHO5qzd2pLdnul1wwEPQ="
+    check_production({"PUBLIC_URL": "https://inscriptions.villebelle.fr/portail/", "DATA_KEYS": keys})
+    # Nor without the keys of the sealed health answers (a generated one could be lost).
+    with pytest.raises(SettingsError, match="INSCRIPTIONS_DATA_KEYS is required"):
+        check_production({"PUBLIC_URL": "https://inscriptions.villebelle.fr/portail/", "DATA_KEYS": " "})
     check_production({"PUBLIC_URL": None, "TESTING": True})
     monkeypatch.setenv("FLASK_RUN_FROM_CLI", "true")  # the development server
     check_production({"PUBLIC_URL": None})

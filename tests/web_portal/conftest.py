@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 
 from inscriptions.extensions import db
 from inscriptions.models import Draft, Household, Registration
+from inscriptions.privacy.sealing import unsealed
 from inscriptions.settings import PROJECT_ROOT
 
 SERVICES = {
@@ -234,9 +235,15 @@ class Portal:
         ))
 
     @staticmethod
-    def draft_state(token: str) -> dict:
+    def raw_draft_state(token: str) -> dict:
+        """The draft as stored (sensitive answers sealed)."""
         db.session.expire_all()
         return db.session.scalar(db.select(Draft).filter_by(token=token)).state
+
+    @classmethod
+    def draft_state(cls, token: str) -> dict:
+        """The draft's answers as the family reads them (sealed ones opened)."""
+        return unsealed(cls.raw_draft_state(token))
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ from werkzeug.datastructures import FileStorage
 
 from inscriptions.extensions import db
 from inscriptions.models import Upload
-from inscriptions.uploads import UploadError, store_upload
+from inscriptions.privacy.sealing import FILE_MAGIC, unsealed
+from inscriptions.uploads import UploadError, read_upload, store_upload
 
 
 def _pdf() -> bytes:
@@ -56,9 +57,12 @@ def test_a_real_pdf_is_stored_outside_static(app, family):
     assert upload.content_type == "application/pdf"
     assert upload.filename == "certificat médical.pdf"  # no folder part kept
     stored = app.config["UPLOAD_DIR"] / str(family.id) / upload.token
+    # Encrypted on disk (a certificate is health data): nothing of the PDF shows.
+    assert stored.read_bytes().startswith(FILE_MAGIC) and b"%PDF" not in stored.read_bytes()
     # A copy rewritten by PDFium (not the bytes sent), still the same one-page document.
-    assert upload.size == stored.stat().st_size and stored.read_bytes().startswith(b"%PDF")
-    assert _pdf_text(stored.read_bytes()).strip() == "Certificat médical"
+    content = read_upload(upload)
+    assert upload.size == len(content) and content.startswith(b"%PDF")
+    assert _pdf_text(content).strip() == "Certificat médical"
     assert "static" not in str(stored)
     assert len(upload.sha256) == 64
 
@@ -135,7 +139,7 @@ def test_form_keeps_a_good_file_across_pages(client, portal, logged_in):
     assert "certificat.pdf" in review
     portal.confirm(token)
     (reg,) = portal.registrations(logged_in)
-    assert reg.answers["certificate"] == upload_token
+    assert unsealed(reg.answers)["certificate"] == upload_token
 
     download = client.get(f"/mes-documents/{upload_token}")
     assert download.status_code == 200 and _pdf_text(download.data).strip() == "Certificat médical"
@@ -191,11 +195,11 @@ def test_what_is_kept_is_a_fresh_copy_not_the_bytes_sent(app, family):
     Image.new("RGB", (64, 48), (10, 200, 30)).save(photo, "JPEG", exif=exif)
     payload = b"<script>alert(1)</script>%PDF-1.4 hidden"
     upload = store_upload(family.id, _file(photo.getvalue() + payload, "photo.jpg"), accept=["jpeg"])
-    stored = (app.config["UPLOAD_DIR"] / str(family.id) / upload.token).read_bytes()
+    stored = read_upload(upload)
     assert payload not in stored and b"PhoneMaker" not in stored
     with Image.open(io.BytesIO(stored)) as kept:
         assert kept.size == (64, 48) and kept.format == "JPEG"
     tail = b"%%EOF\n<html><script>alert(1)</script></html>"
     pdf = store_upload(family.id, _file(PDF + tail, "certificat.pdf"), accept=["pdf"])
-    kept_pdf = (app.config["UPLOAD_DIR"] / str(family.id) / pdf.token).read_bytes()
+    kept_pdf = read_upload(pdf)
     assert b"<script>" not in kept_pdf and _pdf_text(kept_pdf).strip() == "Certificat médical"

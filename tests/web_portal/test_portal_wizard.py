@@ -7,6 +7,7 @@ from html import unescape
 
 from inscriptions.extensions import db
 from inscriptions.models import Draft, Status
+from inscriptions.privacy.sealing import is_sealed, unsealed
 
 
 def _page1(children, *, allergy=None, pai=None):  # type: ignore[no-untyped-def]
@@ -34,6 +35,8 @@ def test_siblings_registered_in_one_action(client, portal, logged_in):
 
     response = portal.page(token, 1, _page1([lea, tom], allergy=("no", "yes"), pai=("", "Arachides")))
     assert response.status_code == 302 and response.headers["Location"].endswith(f"/inscription/{token}/etape/2")
+    # An unsent PAI is health data too: sealed in the kept draft (inscriptions.privacy.sealing).
+    assert "Arachides" not in str(portal.raw_draft_state(token)) and portal.draft_state(token)
     response = portal.page(token, 2, PAGE2)
     assert response.headers["Location"].endswith(f"/inscription/{token}/recapitulatif")
 
@@ -54,7 +57,7 @@ def test_siblings_registered_in_one_action(client, portal, logged_in):
     assert len({r.batch for r in regs}) == 1
     assert all(r.status == Status.ACCEPTED and r.channel == "web" for r in regs)
     assert "pai_details" not in regs[0].answers
-    assert regs[1].answers["pai_details"] == "Arachides"
+    assert is_sealed(regs[1].answers["pai_details"]) and unsealed(regs[1].answers)["pai_details"] == "Arachides"
     assert regs[0].answers["pickup"] == [{"name": "Mamie Martin", "phone": "06 12 34 56 78"}]
 
     page = client.get(response.headers["Location"]).get_data(as_text=True)
@@ -173,7 +176,7 @@ def test_conditional_field_required_only_when_shown(client, portal, logged_in):
     portal.page(token, 2, PAGE2)
     portal.confirm(token)
     (reg,) = portal.registrations(logged_in)
-    assert reg.answers["allergy"] is False and "pai_details" not in reg.answers
+    assert unsealed(reg.answers)["allergy"] is False and "pai_details" not in reg.answers
 
 
 def test_errors_show_everything_typed(client, portal, logged_in):
