@@ -25,7 +25,7 @@ separately (docs/production.md).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -119,38 +119,27 @@ def seal_answers(answers: Mapping[str, Any], names: Iterable[str]) -> dict[str, 
     return sealed
 
 
+def _each_sealed(value: Any, change: Callable[[dict[str, str]], Any]) -> Any:
+    """``value`` (a mapping, a list, nested) with ``change`` applied to every sealed value in it."""
+    if is_sealed(value):
+        return change(value)
+    if isinstance(value, Mapping):
+        return {k: _each_sealed(v, change) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_each_sealed(v, change) for v in value]
+    return value
+
+
 def unsealed(answers: Any) -> Any:
     """``answers`` (a mapping, a list, nested) with every sealed value opened: for the readers
     allowed to see sensitive answers only."""
-    if is_sealed(answers):
-        return unseal(answers)
-    if isinstance(answers, Mapping):
-        return {k: unsealed(v) for k, v in answers.items()}
-    if isinstance(answers, list):
-        return [unsealed(v) for v in answers]
-    return answers
-
-
-def holds_sealed(answers: Any) -> bool:
-    """Whether ``answers`` holds a sealed value anywhere."""
-    if is_sealed(answers):
-        return True
-    if isinstance(answers, Mapping):
-        return any(holds_sealed(v) for v in answers.values())
-    if isinstance(answers, list):
-        return any(holds_sealed(v) for v in answers)
-    return False
+    return _each_sealed(answers, unseal)
 
 
 def resealed(answers: Any) -> Any:
     """``answers`` with every sealed value encrypted again with the newest key (rotation)."""
-    if is_sealed(answers):
-        return {MARK: _keys(current_app).rotate(answers[MARK].encode("ascii")).decode("ascii")}
-    if isinstance(answers, Mapping):
-        return {k: resealed(v) for k, v in answers.items()}
-    if isinstance(answers, list):
-        return [resealed(v) for v in answers]
-    return answers
+    return _each_sealed(answers, lambda sealed: {
+        MARK: _keys(current_app).rotate(sealed[MARK].encode("ascii")).decode("ascii")})
 
 
 # -- files ------------------------------------------------------------------------------------------

@@ -307,6 +307,7 @@ def _book(service, data: RegistrationInput, passes: list[allocator.Pass], *,  # 
     prepared = []
     opens_at = now
     lookup = file_lookup(household.id)
+    sealed_names = sensitive_names(defn)
     for part in data.participants:
         _person, pview, problem = _resolve_participant(defn.audience, household, part)
         if problem:
@@ -334,7 +335,7 @@ def _book(service, data: RegistrationInput, passes: list[allocator.Pass], *,  # 
         prepared.append({
             # Sensitive answers are stored sealed (inscriptions.privacy.sealing), from here on.
             "child_id": part.child_id, "guardian_id": part.guardian_id,
-            "answers": seal_answers(result.values, sensitive_names(defn)),
+            "answers": seal_answers(result.values, sealed_names),
             "places": places_taken(defn, result.values), "price": str(price.amount),
             "price_unit": price.unit, "price_detail": list(price.lines),
         })
