@@ -65,6 +65,7 @@ from sqlalchemy.orm import Session
 
 from inscriptions.clock import utcnow_naive
 from inscriptions.database import IMMEDIATE
+from inscriptions.digits import is_digits
 from inscriptions.extensions import db
 from inscriptions.models import AuditCheckpoint, AuditEvent, AuditSeal
 from inscriptions.models.audit import retention_purge
@@ -145,7 +146,7 @@ class Head:
     def parse(cls, value: str) -> Head:
         """``SEQ:HASH`` as printed by :func:`verify`."""
         seq, sep, digest = value.strip().partition(":")
-        if not sep or not seq.isdigit() or not re.fullmatch(r"[0-9a-f]{64}", digest):
+        if not sep or not is_digits(seq) or not re.fullmatch(r"[0-9a-f]{64}", digest):
             raise ValueError(f"{value!r} is not a chain head (POSITION:HASH, as `audit verify` prints it)")
         return cls(int(seq), digest)
 

@@ -30,6 +30,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 from inscriptions.audit import REASON_MAX, Action, action_label, log_access, log_read
 from inscriptions.clock import utcnow_naive
+from inscriptions.digits import is_id
 from inscriptions.extensions import db
 from inscriptions.models import ACTIVE_STATUSES, Account, Child, Household, Registration
 from inscriptions.permissions import PARENT, can
@@ -267,7 +268,7 @@ def dpo_household_data() -> ResponseReturnValue:
     if not can(current_user, "produce_household_data"):
         abort(403)
     form = HouseholdDataForm()
-    if request.method == "GET" and request.args.get("household", "").isdigit():
+    if request.method == "GET" and is_id(request.args.get("household", "")):
         form.household.data = int(request.args["household"])
     fmt = request.form.get("format", "zip")
     if fmt not in DPO_FORMATS:
@@ -321,7 +322,7 @@ def erase_household_page() -> ResponseReturnValue:
     if not can(current_user, "erase_household"):
         abort(403)
     raw = request.values.get("household", "").strip()
-    household_id = int(raw) if raw.isdigit() and 0 < int(raw) < 2**31 else None
+    household_id = int(raw) if is_id(raw) and int(raw) > 0 else None
     preview = erasure_preview(household_id) if household_id is not None else None
     form = ErasureForm()
     if preview is None:

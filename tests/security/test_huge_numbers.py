@@ -19,3 +19,11 @@ def test_lists_take_any_page_number(client, staff, login_as) -> None:
     login_as(staff("manager", "cantine"))
     assert client.get("/gestion/cantine/", query_string={"page": BIG}).status_code == 200
     assert client.get("/gestion/cantine/rapports/attribution", query_string={"page": BIG}).status_code == 200
+
+
+def test_the_dpo_pages_take_digits_that_are_not_ascii(client, staff, login_as) -> None:
+    # "²".isdigit() is true, yet int("²") fails: found by the URL-map fuzz on the erasure page.
+    login_as(staff("dpo"))
+    for value in ("²", "٣", BIG):
+        assert client.get("/dpo/effacement-foyer", query_string={"household": value}).status_code == 404
+        assert client.get("/dpo/donnees-foyer", query_string={"household": value}).status_code == 200
